@@ -1,0 +1,145 @@
+"""Validate and normalise the variables a user passes to bench.yml with -e.
+
+`-e workers=6`, `-e 'workers=[6,60]'`, `-e workers=abc`: values arrive as strings, numbers or lists depending on
+how they were written. `whiskey_bench_input` turns them into one normalised dict and a list of errors, each naming
+the variable and what is allowed, so bench.yml can stop before any host is touched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h)?\s*$")
+DURATION_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+PROFILES = ("seed", "throughput")
+DRIVERS = ("wrk", "locust")
+
+
+def _parse(value: Any) -> Any:
+    """Strings written on the command line (`[6,60]`, `6`, `true`) become what they say."""
+    if isinstance(value, str):
+        try:
+            return yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError:
+            return value
+    return value
+
+
+def _positive_int(value: Any) -> int | None:
+    value = _parse(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return value
+    return None
+
+
+def _int_list(name: str, value: Any, errors: list[str], what: str) -> list[int]:
+    parsed = _parse(value)
+    items = parsed if isinstance(parsed, list) else [parsed]
+    result = [_positive_int(item) for item in items]
+    if not items or any(item is None for item in result):
+        errors.append(
+            f"{name}={value!r} is not valid: {what} must be a positive integer or a list of them, "
+            f"e.g. -e {name}=6 or -e '{name}=[6,60]'"
+        )
+        return []
+    if len(set(result)) != len(result):
+        errors.append(f"{name}={value!r} lists a value twice")
+    return result
+
+
+def _one_int(name: str, value: Any, errors: list[str], what: str) -> int | None:
+    result = _positive_int(value)
+    if result is None:
+        errors.append(f"{name}={value!r} is not valid: {what} must be a positive integer, e.g. -e {name}=10")
+    return result
+
+
+def _duration(name: str, value: Any, errors: list[str]) -> int | None:
+    match = DURATION_RE.match(str(value))
+    seconds = int(match.group(1)) * DURATION_UNITS[match.group(2)] if match else 0
+    if not match or seconds <= 0:
+        errors.append(
+            f"{name}={value!r} is not valid: a duration is a positive number of seconds, minutes or hours, "
+            f"e.g. 90, 90s, 10m, 1h"
+        )
+        return None
+    return seconds
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...], errors: list[str]) -> str | None:
+    if value not in choices:
+        errors.append(f"{name}={value!r} is not valid: choose one of {', '.join(choices)}")
+        return None
+    return value
+
+
+def _scenarios(value: Any, known: list[str], errors: list[str]) -> list[str]:
+    parsed = _parse(value)
+    if parsed == "all" or parsed is None:
+        return list(known)
+    items = parsed if isinstance(parsed, list) else [parsed]
+    if isinstance(parsed, str) and "," in parsed:
+        items = [item.strip() for item in parsed.split(",")]
+    names = [str(item) for item in items]
+    unknown = [name for name in names if name not in known]
+    if not names or unknown:
+        errors.append(
+            f"scenarios={value!r} is not valid: unknown scenario(s) {', '.join(unknown) or '(none given)'}; "
+            f"known: {', '.join(known)} (or all)"
+        )
+        return []
+    if len(set(names)) != len(names):
+        errors.append(f"scenarios={value!r} lists a scenario twice")
+    return names
+
+
+def _bool(name: str, value: Any, errors: list[str]) -> bool:
+    parsed = _parse(value)
+    if isinstance(parsed, bool):
+        return parsed
+    errors.append(f"{name}={value!r} is not valid: use true or false")
+    return False
+
+
+def whiskey_bench_input(variables: dict[str, Any], known_scenarios: list[str]) -> dict[str, Any]:
+    """Return {'errors': [...], 'config': {...normalised values...}}."""
+    errors: list[str] = []
+    v = variables
+    config: dict[str, Any] = {
+        "workers": _int_list("workers", v.get("workers"), errors, "the number of WSGI workers"),
+        "scenarios": _scenarios(v.get("scenarios", "all"), list(known_scenarios), errors),
+        "repeats": _one_int("repeats", v.get("repeats"), errors, "the number of repeats"),
+        "load_profile": _choice("load_profile", v.get("load_profile"), PROFILES, errors),
+        "load_driver": _choice("load_driver", v.get("load_driver"), DRIVERS, errors),
+        "users": _one_int("users", v.get("users"), errors, "the number of Locust users"),
+        "spawn_rate": _one_int("spawn_rate", v.get("spawn_rate"), errors, "users started per second"),
+        "run_time": v.get("run_time"),
+        "run_time_s": _duration("run_time", v.get("run_time"), errors),
+        "warmup": v.get("warmup"),
+        "warmup_s": _duration("warmup", v.get("warmup"), errors),
+        "concurrency": _int_list("concurrency", v.get("concurrency"), errors, "each concurrency level"),
+        "level_time": v.get("level_time"),
+        "level_time_s": _duration("level_time", v.get("level_time"), errors),
+        "corpus_size": _one_int("corpus_size", v.get("corpus_size"), errors, "the number of quotes"),
+        "telemetry_interval": _one_int(
+            "telemetry_interval", v.get("telemetry_interval"), errors, "the sampling interval in seconds"
+        ),
+        "force": _bool("force", v.get("force", False), errors),
+        "run_id": str(v.get("run_id") or ""),
+    }
+    if config["run_id"] and not RUN_ID_RE.match(config["run_id"]):
+        errors.append(
+            f"run_id={config['run_id']!r} is not valid: letters, digits, '.', '_' and '-', at most 64 characters"
+        )
+    return {"errors": errors, "config": config}
+
+
+class FilterModule:
+    def filters(self):
+        return {"whiskey_bench_input": whiskey_bench_input}

@@ -1,0 +1,140 @@
+"""bench.yml refuses bad input before it touches any host, with a message naming the variable."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+from .conftest import ROOT, run
+
+spec = importlib.util.spec_from_file_location(
+    "whiskey_input", ROOT / "plugins" / "filter" / "whiskey_input.py"
+)
+whiskey_input = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(whiskey_input)
+
+KNOWN = ["werkzeug", "gunicorn", "nginx-uwsgi"]
+GOOD = {
+    "workers": 6,
+    "scenarios": "all",
+    "repeats": 1,
+    "load_profile": "seed",
+    "load_driver": "wrk",
+    "users": 500,
+    "spawn_rate": 10,
+    "run_time": "60m",
+    "warmup": "30s",
+    "concurrency": [8, 32],
+    "level_time": "30s",
+    "corpus_size": 900000,
+    "telemetry_interval": 3,
+    "force": False,
+    "run_id": "",
+}
+
+
+def check(**overrides):
+    return whiskey_input.whiskey_bench_input({**GOOD, **overrides}, KNOWN)
+
+
+def test_defaults_are_valid_and_normalised():
+    result = check()
+    assert result["errors"] == []
+    config = result["config"]
+    assert config["workers"] == [6]
+    assert config["scenarios"] == KNOWN
+    assert config["run_time_s"] == 3600
+    assert config["warmup_s"] == 30
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("6", [6]), ("[6,60]", [6, 60]), ([2, 4], [2, 4]), ("[2, 4]", [2, 4]), (60, [60])],
+)
+def test_workers_forms_from_the_command_line(value, expected):
+    result = check(workers=value)
+    assert result["errors"] == []
+    assert result["config"]["workers"] == expected
+
+
+@pytest.mark.parametrize("value", ["0", 0, "abc", "-3", "[6,0]", "[]", "1.5", True, "[6,6]"])
+def test_bad_workers_name_the_variable(value):
+    errors = check(workers=value)["errors"]
+    assert len(errors) == 1
+    assert errors[0].startswith("workers=")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("scenarios", "nope"),
+        ("scenarios", "[gunicorn,nope]"),
+        ("repeats", "0"),
+        ("users", "many"),
+        ("spawn_rate", "-1"),
+        ("run_time", "abc"),
+        ("run_time", "0s"),
+        ("warmup", "10 years"),
+        ("load_profile", "soak"),
+        ("load_driver", "ab"),
+        ("concurrency", "[8,x]"),
+        ("corpus_size", "0"),
+        ("telemetry_interval", "fast"),
+        ("force", "maybe"),
+        ("run_id", "../../etc"),
+    ],
+)
+def test_each_bad_value_gets_one_message_naming_it(variable, value):
+    errors = check(**{variable: value})["errors"]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"{variable}=")
+
+
+def test_scenario_list_forms():
+    assert check(scenarios="[gunicorn,nginx-uwsgi]")["config"]["scenarios"] == ["gunicorn", "nginx-uwsgi"]
+    assert check(scenarios="gunicorn,werkzeug")["config"]["scenarios"] == ["gunicorn", "werkzeug"]
+    assert check(scenarios=["werkzeug"])["config"]["scenarios"] == ["werkzeug"]
+
+
+def test_durations():
+    assert check(run_time="90")["config"]["run_time_s"] == 90
+    assert check(run_time="10m")["config"]["run_time_s"] == 600
+    assert check(run_time="1h")["config"]["run_time_s"] == 3600
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["-e", "workers=0"], "workers='0' is not valid"),
+        (["-e", "workers=abc"], "workers='abc' is not valid"),
+        (["-e", "scenarios=nope"], "scenarios='nope' is not valid: unknown scenario(s) nope"),
+        (["-e", "run_time=soon"], "run_time='soon' is not valid"),
+    ],
+)
+def test_bench_stops_before_touching_any_host(extra, needle):
+    result = run(["ansible-playbook", "bench.yml", "-i", "tests/data/unreachable.yml", *extra], timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert needle in out
+    assert "UNREACHABLE" not in out
+    recap = out.split("PLAY RECAP", 1)[1]
+    assert re.findall(r"^(\S+)\s+:", recap, re.M) == ["localhost"]
+
+
+def test_bench_needs_a_client_host():
+    result = run(
+        ["ansible-playbook", "bench.yml", "-i", "tests/data/no-client.yml", "-e", "workers=6"], timeout=120
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "at least one in group `client`" in out
+    assert "UNREACHABLE" not in out
+
+
+def test_every_playbook_passes_syntax_check():
+    playbooks = [ROOT / "bench.yml", *sorted((ROOT / "playbooks").glob("*.yml"))]
+    for playbook in playbooks:
+        result = run(["ansible-playbook", "--syntax-check", str(playbook.relative_to(ROOT))], timeout=120)
+        assert result.returncode == 0, f"{playbook.name}: {result.stdout}{result.stderr}"
