@@ -1,0 +1,299 @@
+"""Make the report's test data: real short Locust runs on loopback, laid out like docs/results-format.md.
+
+Run through make_fixture.sh (it makes a throwaway venv with locust, gunicorn, waitress and psutil).
+Two run folders come out under runs/:
+
+  fixture-a  workers 1 and 2 x scenarios gunicorn, nginx-gunicorn x 2 repeats, backend wait 3 ms
+  fixture-b  workers 2 x the same scenarios x 2 repeats, backend wait 12 ms (the contender for `compare`)
+
+Each measured run: a tiny WSGI app (fixture_app.py) under gunicorn, alone or behind a real nginx; a Locust
+run (--csv locust --csv-full-history) of WARMUP + DURATION seconds; a server and a client telemetry JSON from
+roles/cmonitor's fallback collector if present, else from telemetry_sampler.py; status.json written last.
+Locust's HTML report is left out to keep the committed data small.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+REPO = HERE.parents[2]
+FALLBACK_COLLECTOR = REPO / "roles" / "cmonitor" / "files" / "whiskey_fallback_collector.py"
+
+USERS = 20
+SPAWN_RATE = 10
+WARMUP_S = 3
+DURATION_S = 12
+INTERVAL_S = 1
+SCENARIOS = {
+    "gunicorn": {"name": "gunicorn", "server": "gunicorn", "via": "direct", "protocol": "http", "port": 19999},
+    "nginx-gunicorn": {
+        "name": "nginx-gunicorn",
+        "server": "gunicorn",
+        "via": "nginx",
+        "protocol": "http",
+        "port": 18099,
+        "backend_port": 19999,
+    },
+}
+RUNS = {
+    "fixture-a": {"workers": [1, 2], "delay_ms": 3},
+    "fixture-b": {"workers": [2], "delay_ms": 12},
+}
+REPEATS = 2
+
+NGINX_CONF = """
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  upstream backend {{ server 127.0.0.1:{backend}; keepalive 16; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def wait_http(url: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                resp.read()
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+
+
+def collector_cmd(output: Path, pids: list[int], meta: dict) -> list[str]:
+    metas = [f"{k}={v}" for k, v in meta.items()]
+    if FALLBACK_COLLECTOR.exists():
+        # The project's own fallback collector, when another engineer's role has it.
+        cmd = [sys.executable, str(FALLBACK_COLLECTOR), "--output-filename", str(output)]
+        cmd += ["--sampling-interval", str(INTERVAL_S), "--flush-interval", "5"]
+        cmd += ["--process-pids", ",".join(str(pid) for pid in pids)]
+        cmd += [f"--custom-metadata={m.replace('=', ':', 1)}" for m in metas]
+        return cmd
+    cmd = [sys.executable, str(HERE / "telemetry_sampler.py"), "--output", str(output)]
+    cmd += ["--interval", str(INTERVAL_S)]
+    for pid in pids:
+        cmd += ["--pid", str(pid)]
+    for m in metas:
+        cmd += ["--meta", m]
+    return cmd
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def one_run(out: Path, workers: int, scenario: dict, repeat: int, delay_ms: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    started = now()
+    env = dict(os.environ, WHISKEY_FIXTURE_DELAY_MS=str(delay_ms))
+    backend_port = scenario.get("backend_port", scenario["port"])
+    procs: list[subprocess.Popen] = []
+    tmp = Path(tempfile.mkdtemp(prefix="whiskey-fixture-"))
+    try:
+        gunicorn = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{backend_port}", "fixture_app:app"],
+            cwd=HERE,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp / "gunicorn.log").open("w"),
+        )
+        procs.append(gunicorn)
+        server_pids = [gunicorn.pid]
+        wait_http(f"http://127.0.0.1:{backend_port}/quotes/byId?id=1")
+        if scenario["via"] == "nginx":
+            (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=scenario["port"], backend=backend_port))
+            nginx = subprocess.Popen(
+                ["nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            procs.append(nginx)
+            server_pids.append(nginx.pid)
+        url = f"http://127.0.0.1:{scenario['port']}"
+        wait_http(url + "/quotes/byId?id=1")
+        meta = {"scenario": scenario["name"], "workers": workers, "repeat": repeat}
+        server_tel = subprocess.Popen(
+            collector_cmd(out / "telemetry-server.json", server_pids, {**meta, "role": "server"})
+        )
+        time.sleep(1.5)
+        locust = subprocess.Popen(
+            [
+                str(BIN / "locust"),
+                "-f",
+                str(HERE / "fixture_locustfile.py"),
+                "--headless",
+                "--only-summary",
+                "-u",
+                str(USERS),
+                "-r",
+                str(SPAWN_RATE),
+                "-t",
+                f"{WARMUP_S + DURATION_S}s",
+                "--host",
+                url,
+                "--csv",
+                str(out / "locust"),
+                "--csv-full-history",
+                "--exit-code-on-error",
+                "0",
+            ],
+            cwd=out,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp / "locust.log").open("w"),
+        )
+        client_tel = subprocess.Popen(
+            collector_cmd(
+                out / f"telemetry-client-{socket.gethostname()}.json",
+                [locust.pid],
+                {**meta, "role": "client"},
+            )
+        )
+        rc = locust.wait(WARMUP_S + DURATION_S + 60)
+        time.sleep(1.5)
+        stop(client_tel)
+        stop(server_tel)
+        client = json.loads((out / f"telemetry-client-{socket.gethostname()}.json").read_text())
+        # whiskey_processes.cpu_percent is percent of all CPUs: Locust (one process) is bound at one core.
+        ncpu = os.cpu_count() or 1
+        driver_cores = [s["whiskey_processes"]["cpu_percent"] * ncpu / 100 for s in client["samples"]]
+        busiest = max(driver_cores) if driver_cores else 0.0
+        reasons = [f"load driver at {busiest:.0%} of a core"] if busiest >= 0.9 else []
+        status = {
+            "status": "ok" if rc == 0 else "failed",
+            "workers": workers,
+            "scenario": scenario["name"],
+            "repeat": repeat,
+            "profile": "seed",
+            "driver": "locust",
+            "url": url,
+            "started": started,
+            "ended": now(),
+            "warmup_s": WARMUP_S,
+            "duration_s": DURATION_S,
+            "client_bound": bool(reasons),
+            "client_bound_reasons": reasons,
+            "telemetry_ok": True,
+            "error": None if rc == 0 else f"locust exited with {rc}",
+        }
+        (out / "status.json").write_text(json.dumps(status, indent=2) + "\n")
+    finally:
+        for proc in reversed(procs):
+            stop(proc, signal.SIGQUIT if proc.args[0] == "nginx" else signal.SIGTERM)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def version(cmd: list[str]) -> str:
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return (res.stdout + res.stderr).strip().splitlines()[0] if (res.stdout + res.stderr).strip() else "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=HERE / "runs", help="where the run folders go")
+    parser.add_argument("--only", choices=sorted(RUNS), help="make only this run folder")
+    args = parser.parse_args()
+    from importlib.metadata import version as pkg_version
+
+    versions = {
+        "nginx": version(["nginx", "-v"]).rsplit("/", 1)[-1],
+        "gunicorn": pkg_version("gunicorn"),
+        "locust": pkg_version("locust"),
+        "python": platform.python_version(),
+        "telemetry_collector": "whiskey-fallback-collector"
+        if FALLBACK_COLLECTOR.exists()
+        else "whiskey-fixture-sampler 1",
+    }
+    for run_id, spec in RUNS.items():
+        if args.only and run_id != args.only:
+            continue
+        root = args.out / run_id
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        started = now()
+        for workers in spec["workers"]:
+            for name, scenario in SCENARIOS.items():
+                for repeat in range(1, REPEATS + 1):
+                    print(f"{run_id}: workers={workers} {name} repeat {repeat}", flush=True)
+                    one_run(root / str(workers) / name / str(repeat), workers, scenario, repeat, spec["delay_ms"])
+        run = {
+            "run_id": run_id,
+            "whiskey_commit": "fixture",
+            "whiskey_dirty": True,
+            "started": started,
+            "ended": now(),
+            "variables": {
+                "workers": spec["workers"],
+                "scenarios": list(SCENARIOS),
+                "repeats": REPEATS,
+                "load_profile": "seed",
+                "load_driver": "locust",
+                "users": USERS,
+                "spawn_rate": SPAWN_RATE,
+                "run_time": f"{DURATION_S}s",
+                "warmup": f"{WARMUP_S}s",
+                "corpus_size": 9900,
+                "telemetry_interval": INTERVAL_S,
+                "fixture_backend_delay_ms": spec["delay_ms"],
+            },
+            "scenarios": list(SCENARIOS.values()),
+            "hosts": {
+                socket.gethostname(): {
+                    "role": "server+client (loopback)",
+                    "cpu_model": platform.processor() or platform.machine(),
+                    "cores": os.cpu_count(),
+                    "memory_mb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20,
+                    "kernel": platform.release(),
+                    "distribution": "Debian 12",
+                    "virtualization": "none (report test data)",
+                }
+            },
+            "versions": versions,
+        }
+        (root / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,560 @@
+#!/usr/bin/env python3
+"""whiskey's load driver runner, calibration, normaliser and client-bound check (stdlib only).
+
+Shipped by the `locust` role to every client host (and run from the role's files on the controller for
+`normalise` and `assess`). Subcommands:
+
+  wrk        throughput profile with wrk: a warm-up (not recorded), then one wrk run per concurrency level,
+             raw output in wrk-c<N>.txt and wrk-c<N>.json.
+  locust     seed profile (one Locust run, CSV prefix `locust`) or throughput profile with FastHttpUser (one
+             Locust run per level, prefix `locust-c<N>`), after a warm-up that is not recorded. Standalone,
+             several processes on this host (--processes) or distributed (--mode master / worker).
+  calibrate  this client's ceiling with a driver against a near-free endpoint (nginx's /whiskey/ping).
+  normalise  wrk JSON or Locust CSV of one or more clients -> throughput.json (results-format.md).
+  assess     is a run client-bound? Compares the run's rate with the calibrated ceilings and the driver's CPU.
+
+Every measuring subcommand writes driver.json into its output folder: the commands, their exit codes, wall
+time and the CPU the driver used (getrusage of its processes), so `assess` can tell a client-bound run.
+Locust exits 1 when requests failed: that is recorded, not an error of this tool. Exit status: 0 when every
+driver run produced its output, 2 on bad arguments, 3 when a driver crashed or produced nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import re
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_PATH = "/quotes/byId?id={id}"
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+
+
+class DriverError(RuntimeError):
+    """A driver crashed or produced no output."""
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'30s', '2m', '1h', '45' -> seconds."""
+    if isinstance(text, int | float):
+        return float(text)
+    match = DURATION_RE.match(str(text))
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration (like 30s, 2m, 1h): {text!r}")
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+def parse_levels(text: str) -> list[int]:
+    try:
+        levels = [int(x) for x in str(text).replace(" ", "").strip("[]").split(",") if x]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"levels must be integers: {text!r}") from exc
+    if not levels or any(n < 1 for n in levels):
+        raise argparse.ArgumentTypeError(f"levels must be positive integers: {text!r}")
+    return levels
+
+
+def seconds_arg(value: float) -> str:
+    """A whole number of seconds for wrk -d and locust -t (both want integers with a unit)."""
+    return f"{max(1, round(value))}s"
+
+
+def cpu_seconds_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Recorder:
+    """Runs driver commands and keeps what driver.json reports about them."""
+
+    def __init__(self, out: Path | None, processes: int):
+        self.out = out
+        self.processes = processes
+        self.runs: list[dict] = []
+
+    def run(self, argv: list[str], *, label: str, env: dict | None = None, stdout=None, timeout=None,
+            ok_codes=(0,), recorded=True) -> dict:
+        cpu0, t0 = cpu_seconds_children(), time.monotonic()
+        print(f"[whiskey-load] {label}: {shlex.join(argv)}", file=sys.stderr, flush=True)
+        try:
+            proc = subprocess.run(argv, env={**os.environ, **(env or {})}, stdout=stdout,
+                                  stderr=subprocess.STDOUT if stdout else None, timeout=timeout, check=False)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = -9
+        except FileNotFoundError as exc:
+            raise DriverError(f"{label}: {exc}") from exc
+        wall, cpu = time.monotonic() - t0, cpu_seconds_children() - cpu0
+        entry = {"label": label, "argv": argv, "exit_code": code, "wall_s": round(wall, 3),
+                 "cpu_s": round(cpu, 3), "recorded": recorded}
+        self.runs.append(entry)
+        if code not in ok_codes:
+            raise DriverError(f"{label}: exit code {code} ({'timed out' if code == -9 else 'see the log'})")
+        return entry
+
+    def write(self, extra: dict) -> dict:
+        measured = [r for r in self.runs if r["recorded"]]
+        wall = sum(r["wall_s"] for r in measured)
+        cpu = sum(r["cpu_s"] for r in measured)
+        doc = {**extra, "processes": self.processes, "runs": self.runs,
+               "measured_wall_s": round(wall, 3), "measured_cpu_s": round(cpu, 3),
+               "cpu_cores": round(cpu / wall, 3) if wall else 0.0,
+               "cpu_per_process": round(cpu / wall / self.processes, 3) if wall else 0.0}
+        if self.out:
+            (self.out / "driver.json").write_text(json.dumps(doc, indent=2) + "\n")
+        return doc
+
+
+# ---------------------------------------------------------------- wrk
+
+
+def wrk_command(args, url: str, connections: int, seconds: float) -> list[str]:
+    threads = max(1, min(args.threads, connections))
+    return [args.wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds_arg(seconds)}", "--latency",
+            f"--timeout={args.request_timeout}s", "-s", str(args.lua), url, "--", args.path,
+            str(args.corpus_size)]
+
+
+def cmd_wrk(args) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rec = Recorder(out, processes=max(1, args.threads))
+    slack = 60 + args.request_timeout
+    try:
+        if args.warmup > 0:
+            with tempfile.TemporaryDirectory() as tmp:
+                warm = Path(tmp) / "warmup.json"
+                with open(os.devnull, "w") as devnull:
+                    rec.run(wrk_command(args, args.url, max(args.levels), args.warmup), label="warm-up",
+                            env={"WHISKEY_WRK_JSON": str(warm)}, stdout=devnull,
+                            timeout=args.warmup + slack, recorded=False)
+        for level in args.levels:
+            js = out / f"wrk-c{level}.json"
+            with open(out / f"wrk-c{level}.txt", "w") as txt:
+                rec.run(wrk_command(args, args.url, level, args.level_time), label=f"c{level}",
+                        env={"WHISKEY_WRK_JSON": str(js)}, stdout=txt, timeout=args.level_time + slack)
+            if not js.is_file() or js.stat().st_size == 0:
+                raise DriverError(f"wrk c{level} wrote no JSON summary (see wrk-c{level}.txt)")
+    except DriverError as exc:
+        rec.write({"driver": "wrk", "error": str(exc)})
+        print(f"[whiskey-load] error: {exc}", file=sys.stderr)
+        return 3
+    rec.write({"driver": "wrk", "error": None, "levels": args.levels, "level_time_s": args.level_time})
+    return 0
+
+
+# ---------------------------------------------------------------- Locust
+
+
+def locust_env(args, no_wait=False) -> dict:
+    env = {"WHISKEY_PATH": args.path, "WHISKEY_CORPUS_SIZE": str(args.corpus_size),
+           "PYTHONPATH": str(args.locustfile.parent)}
+    if no_wait:
+        env["WHISKEY_NO_WAIT"] = "1"
+    return env
+
+
+def locust_base(args, users: int, spawn_rate: float) -> list[str]:
+    return [args.locust, "-f", str(args.locustfile), "--headless", "--only-summary", "-u", str(users),
+            "-r", str(spawn_rate), "--host", args.url, "--stop-timeout", "5", "--loglevel", "WARNING"]
+
+
+def locust_standalone_args(args, seconds: float, prefix: Path | None) -> list[str]:
+    extra = ["-t", seconds_arg(seconds)]
+    if prefix is not None:
+        extra += ["--csv", str(prefix), "--csv-full-history", "--html", f"{prefix}_report.html"]
+    if args.mode == "master":
+        extra += ["--master", "--master-bind-port", str(args.master_port), "--expect-workers",
+                  str(args.expect_workers), "--expect-workers-max-wait", str(args.expect_workers_max_wait)]
+    elif args.processes > 1:
+        extra += ["--processes", str(args.processes)]
+    return extra
+
+
+def locust_plan(args) -> list[dict]:
+    """The Locust invocations of one run: warm-up first (not recorded), then the measured ones."""
+    plan = []
+    if args.profile == "seed":
+        if args.warmup > 0:
+            plan.append({"label": "warm-up", "users": args.users, "spawn_rate": args.spawn_rate,
+                         "seconds": args.warmup, "prefix": None})
+        plan.append({"label": "seed", "users": args.users, "spawn_rate": args.spawn_rate,
+                     "seconds": args.run_time, "prefix": "locust"})
+    else:
+        if args.warmup > 0:
+            top = max(args.levels)
+            plan.append({"label": "warm-up", "users": top, "spawn_rate": top, "seconds": args.warmup,
+                         "prefix": None})
+        for level in args.levels:
+            # Every user starts at once: the level's rate is not diluted by a ramp-up.
+            plan.append({"label": f"c{level}", "users": level, "spawn_rate": level,
+                         "seconds": args.level_time, "prefix": f"locust-c{level}"})
+    return plan
+
+
+def cmd_locust(args) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.locustfile is None:
+        args.locustfile = HERE / ("seed.py" if args.profile == "seed" else "throughput.py")
+    processes = args.processes if args.mode != "master" else max(1, args.expect_workers)
+    rec = Recorder(out, processes=processes)
+    plan = locust_plan(args)
+    log = open(out / f"locust-{args.mode}.log", "a")  # noqa: SIM115 - kept open for all invocations
+    try:
+        for step in plan:
+            limit = step["seconds"] + 120 + args.expect_workers_max_wait
+            if args.mode == "worker":
+                argv = [args.locust, "-f", str(args.locustfile), "--worker", "--master-host", args.master_host,
+                        "--master-port", str(args.master_port), "--loglevel", "WARNING"]
+                if args.processes > 1:
+                    argv += ["--processes", str(args.processes)]
+                rec.run(argv, label=f"worker {step['label']}", env=locust_env(args), stdout=log,
+                        timeout=limit, ok_codes=(0, 1), recorded=step["prefix"] is not None)
+                continue
+            prefix = out / step["prefix"] if step["prefix"] else None
+            argv = locust_base(args, step["users"], step["spawn_rate"])
+            argv += locust_standalone_args(args, step["seconds"], prefix)
+            entry = rec.run(argv, label=step["label"], env=locust_env(args), stdout=log, timeout=limit,
+                            ok_codes=(0, 1), recorded=prefix is not None)
+            if prefix is not None:
+                stats = Path(f"{prefix}_stats.csv")
+                if not stats.is_file():
+                    raise DriverError(f"locust {step['label']} wrote no {stats.name} (see {log.name})")
+                entry["failures"] = entry["exit_code"] == 1
+    except DriverError as exc:
+        rec.write({"driver": "locust", "profile": args.profile, "mode": args.mode, "error": str(exc)})
+        print(f"[whiskey-load] error: {exc}", file=sys.stderr)
+        return 3
+    finally:
+        log.close()
+    rec.write({"driver": "locust", "profile": args.profile, "mode": args.mode, "error": None,
+               "locust_exit_codes": [r["exit_code"] for r in rec.runs if r["recorded"]]})
+    return 0
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def cmd_calibrate(args) -> int:
+    """Hit the near-free endpoint as hard as this client can, with the driver the run will use."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        if args.driver == "wrk":
+            args.path = args.path or "/whiskey/ping"
+            args.levels = [args.connections]
+            rec = Recorder(None, processes=args.threads)
+            js = tmpdir / "cal.json"
+            with open(os.devnull, "w") as devnull:
+                rec.run(wrk_command(args, args.url, args.connections, args.seconds), label="calibrate",
+                        env={"WHISKEY_WRK_JSON": str(js)}, stdout=devnull, timeout=args.seconds + 60)
+            summary = json.loads(js.read_text())
+            rps, requests = summary["rps"], summary["requests"]
+        else:
+            args.path = args.path or "/whiskey/ping"
+            args.locustfile = HERE / ("seed.py" if args.driver == "locust-http" else "throughput.py")
+            args.mode = "standalone"
+            rec = Recorder(None, processes=args.processes)
+            argv = locust_base(args, args.connections, args.connections)
+            argv += locust_standalone_args(args, args.seconds, tmpdir / "cal")
+            with open(tmpdir / "log", "w") as log:
+                rec.run(argv, label="calibrate", env=locust_env(args, no_wait=True), stdout=log,
+                        timeout=args.seconds + 120, ok_codes=(0, 1))
+            total = read_locust_aggregate(tmpdir / "cal_stats.csv")
+            rps, requests = total["rps"], total["requests"]
+    doc = rec.write({"driver": args.driver, "endpoint": args.url.rstrip("/") + args.path,
+                     "rps": round(rps, 1), "requests": requests, "seconds": args.seconds})
+    doc.pop("runs", None)
+    print(json.dumps(doc))
+    return 0 if requests > 0 else 3
+
+
+# ---------------------------------------------------------------- normalise
+
+
+def _num(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def read_locust_aggregate(stats_csv: Path) -> dict:
+    with open(stats_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    agg = next((r for r in rows if r.get("Name") == "Aggregated"), None)
+    if agg is None:
+        raise ValueError(f"{stats_csv}: no Aggregated row")
+    return {
+        "requests": int(agg["Request Count"]),
+        "failures": int(agg["Failure Count"]),
+        "rps": _num(agg["Requests/s"]) or 0.0,
+        "latency_ms": {"avg": _num(agg["Average Response Time"]), "p50": _num(agg["50%"]),
+                       "p90": _num(agg["90%"]), "p99": _num(agg["99%"]), "max": _num(agg["Max Response Time"])},
+    }
+
+
+def read_locust_non_2xx(failures_csv: Path) -> int:
+    """Failures that were HTTP answers with an error status (not connection errors)."""
+    if not failures_csv.is_file():
+        return 0
+    count = 0
+    with open(failures_csv, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if re.search(r"HTTPError|status code|\b[45]\d\d\b", row.get("Error", "")):
+                count += int(row.get("Occurrences") or 0)
+    return count
+
+
+def level_from_wrk(path: Path) -> dict:
+    doc = json.loads(path.read_text())
+    lat = doc["latency_ms"]
+    return {"requests": int(doc["requests"]), "errors": int(doc["errors"]) + int(doc["non_2xx"]),
+            "non_2xx": int(doc["non_2xx"]), "duration_s": float(doc["duration_s"]), "rps": float(doc["rps"]),
+            "latency_ms": {k: lat.get(k) for k in ("avg", "p50", "p90", "p99", "max")}}
+
+
+def level_from_locust(prefix: Path, level_time: float | None) -> dict:
+    total = read_locust_aggregate(Path(f"{prefix}_stats.csv"))
+    rps = total["rps"]
+    duration = total["requests"] / rps if rps else (level_time or 0.0)
+    return {"requests": total["requests"], "errors": total["failures"],
+            "non_2xx": read_locust_non_2xx(Path(f"{prefix}_failures.csv")), "duration_s": round(duration, 3),
+            "rps": rps, "latency_ms": total["latency_ms"]}
+
+
+def merge_levels(parts: list[dict]) -> dict:
+    """One level measured by several clients at once: rates add, latencies are request-weighted (avg) or
+    the worst client's (percentiles, max: an upper bound, the clients' histograms are not merged)."""
+    if len(parts) == 1:
+        return parts[0]
+    requests = sum(p["requests"] for p in parts)
+    latency = {}
+    for key in ("avg", "p50", "p90", "p99", "max"):
+        values = [(p["latency_ms"].get(key), p["requests"]) for p in parts if p["latency_ms"].get(key) is not None]
+        if not values:
+            latency[key] = None
+        elif key == "avg":
+            weight = sum(n for _, n in values)
+            latency[key] = sum(v * n for v, n in values) / weight if weight else None
+        else:
+            latency[key] = max(v for v, _ in values)
+    return {"requests": requests, "errors": sum(p["errors"] for p in parts),
+            "non_2xx": sum(p["non_2xx"] for p in parts), "duration_s": max(p["duration_s"] for p in parts),
+            "rps": sum(p["rps"] for p in parts), "latency_ms": latency, "clients": len(parts)}
+
+
+def normalise(dirs: list[Path], driver: str, level_time: float | None = None) -> dict:
+    """wrk-c<N>.json (one per client dir, summed) or locust-c<N>_stats.csv (the master's) -> throughput.json."""
+    by_level: dict[int, list[dict]] = {}
+    pattern = re.compile(r"^wrk-c(\d+)\.json$" if driver == "wrk" else r"^locust-c(\d+)_stats\.csv$")
+    for folder in dirs:
+        for entry in sorted(folder.iterdir()):
+            match = pattern.match(entry.name)
+            if not match:
+                continue
+            level = int(match.group(1))
+            if driver == "wrk":
+                part = level_from_wrk(entry)
+            else:
+                part = level_from_locust(folder / f"locust-c{level}", level_time)
+            by_level.setdefault(level, []).append(part)
+    if not by_level:
+        raise ValueError(f"no {driver} results in {', '.join(map(str, dirs))}")
+    levels = []
+    for concurrency in sorted(by_level):
+        merged = merge_levels(by_level[concurrency])
+        merged["rps"] = round(merged["rps"], 3)
+        merged["latency_ms"] = {k: (round(v, 3) if v is not None else None) for k, v in merged["latency_ms"].items()}
+        levels.append({"concurrency": concurrency, **merged})
+    return {"driver": driver, "levels": levels}
+
+
+def cmd_normalise(args) -> int:
+    doc = normalise([Path(d) for d in args.dirs], args.driver, args.level_time)
+    text = json.dumps(doc, indent=2) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+    return 0
+
+
+# ---------------------------------------------------------------- assess
+
+
+def run_rate(run_dir: Path, profile: str, driver: str) -> float:
+    """The highest request rate the clients produced in this run."""
+    if profile == "throughput":
+        doc = json.loads((run_dir / "throughput.json").read_text())
+        return max((lvl["rps"] for lvl in doc["levels"]), default=0.0)
+    return read_locust_aggregate(run_dir / "locust_stats.csv")["rps"]
+
+
+def telemetry_driver_cores(path: Path, host_cores: int | None) -> float | None:
+    """Mean CPU of the load driver's processes in a client telemetry file, in cores (None if not there)."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    values = [s["whiskey_processes"]["cpu_percent"] for s in doc.get("samples", [])
+              if isinstance(s.get("whiskey_processes"), dict) and s["whiskey_processes"].get("cpu_percent") is not None]
+    if not values or not host_cores:
+        return None
+    # results-format.md: CPU fields are percent of all CPUs the host sees.
+    return sum(values) / len(values) / 100.0 * host_cores
+
+
+def assess(run_dir: Path, profile: str, driver: str, calibration: dict, client_dirs: list[Path],
+           ratio: float = 0.25, cpu_limit: float = 0.9, host_cores: dict | None = None) -> dict:
+    reasons = []
+    rate = run_rate(run_dir, profile, driver)
+    ceiling = sum(c.get("rps") or 0.0 for c in calibration.values())
+    if ceiling > 0 and rate > ratio * ceiling:
+        reasons.append(f"rate {rate:.0f} req/s is {rate / ceiling:.0%} of the clients' calibrated ceiling "
+                       f"{ceiling:.0f} req/s (limit {ratio:.0%})")
+    for folder in client_dirs:
+        driver_json = folder / "driver.json"
+        if driver_json.is_file():
+            doc = json.loads(driver_json.read_text())
+            per_process = doc.get("cpu_per_process") or 0.0
+            if per_process >= cpu_limit:
+                reasons.append(f"{folder.name}: load driver used {per_process:.2f} of a core per process "
+                               f"({doc.get('processes')} processes, limit {cpu_limit:.2f})")
+    for telemetry in sorted(run_dir.glob("telemetry-client-*.json")):
+        host = telemetry.name[len("telemetry-client-"):-len(".json")]
+        cores = (host_cores or {}).get(host)
+        used = telemetry_driver_cores(telemetry, cores)
+        procs = max(1, int((calibration.get(host) or {}).get("processes") or 1))
+        if used is not None and used / procs >= cpu_limit:
+            reasons.append(f"{host}: telemetry shows the load driver at {used / procs:.2f} of a core per "
+                           f"process (limit {cpu_limit:.2f})")
+    return {"client_bound": bool(reasons), "client_bound_reasons": reasons, "rate": round(rate, 3),
+            "ceiling": round(ceiling, 1)}
+
+
+def cmd_assess(args) -> int:
+    calibration = json.loads(Path(args.calibration).read_text()) if args.calibration else {}
+    host_cores = json.loads(args.host_cores) if args.host_cores else None
+    client_dirs = [Path(d) for d in args.client_dirs] if args.client_dirs else [Path(args.run_dir)]
+    doc = assess(Path(args.run_dir), args.profile, args.driver, calibration, client_dirs, args.ratio,
+                 args.cpu_limit, host_cores)
+    print(json.dumps(doc))
+    return 0
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="whiskey_load", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def target(p, path_default=DEFAULT_PATH):
+        p.add_argument("--url", required=True, help="base URL of the server under test (http://host:port)")
+        p.add_argument("--path", default=path_default,
+                       help="request path; {id} becomes a random id in 1..corpus-size (default %(default)s)")
+        p.add_argument("--corpus-size", type=int, default=900000, help="ids 1..N (default %(default)s)")
+
+    def wrk_opts(p):
+        p.add_argument("--wrk", default="wrk", help="wrk binary (default %(default)s)")
+        p.add_argument("--lua", type=Path, default=HERE / "whiskey.lua", help="wrk script (default: beside me)")
+        p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                       help="wrk threads (default: this host's cores, %(default)s)")
+        p.add_argument("--request-timeout", type=int, default=10, help="wrk --timeout seconds")
+
+    def locust_opts(p):
+        p.add_argument("--locust", default="locust", help="locust binary (default %(default)s)")
+        p.add_argument("--processes", type=int, default=1,
+                       help="Locust processes on this host (--processes; >1 = one master and N workers)")
+
+    p = sub.add_parser("wrk", help="throughput profile with wrk")
+    target(p)
+    wrk_opts(p)
+    p.add_argument("--levels", type=parse_levels, required=True, help="concurrency levels, e.g. 8,32,128")
+    p.add_argument("--level-time", type=parse_duration, default=30.0, help="seconds per level (30s, 1m)")
+    p.add_argument("--warmup", type=parse_duration, default=0.0, help="warm-up, not recorded")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_wrk)
+
+    p = sub.add_parser("locust", help="seed profile, or throughput profile with FastHttpUser")
+    target(p)
+    locust_opts(p)
+    p.add_argument("--profile", choices=["seed", "throughput"], required=True)
+    p.add_argument("--locustfile", type=Path, default=None, help="default: seed.py / throughput.py beside me")
+    p.add_argument("--users", type=int, default=500)
+    p.add_argument("--spawn-rate", type=float, default=10)
+    p.add_argument("--run-time", type=parse_duration, default=60.0)
+    p.add_argument("--levels", type=parse_levels, default=[8, 32, 128])
+    p.add_argument("--level-time", type=parse_duration, default=30.0)
+    p.add_argument("--warmup", type=parse_duration, default=0.0)
+    p.add_argument("--mode", choices=["standalone", "master", "worker"], default="standalone",
+                   help="distributed Locust across client hosts: one master, workers on every client")
+    p.add_argument("--master-host", default="127.0.0.1")
+    p.add_argument("--master-port", type=int, default=5557)
+    p.add_argument("--expect-workers", type=int, default=1, help="master: worker processes to wait for")
+    p.add_argument("--expect-workers-max-wait", type=int, default=60)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_locust)
+
+    p = sub.add_parser("calibrate", help="this client's ceiling against a near-free endpoint")
+    p.add_argument("--url", required=True, help="base URL of the calibration endpoint's server")
+    p.add_argument("--path", default=None, help="default /whiskey/ping")
+    p.add_argument("--corpus-size", type=int, default=1)
+    p.add_argument("--driver", choices=["wrk", "locust-http", "locust-fast"], required=True)
+    wrk_opts(p)
+    locust_opts(p)
+    p.add_argument("--connections", type=int, default=64, help="connections / users (default %(default)s)")
+    p.add_argument("--seconds", type=parse_duration, default=5.0)
+    p.set_defaults(func=cmd_calibrate, expect_workers=1, expect_workers_max_wait=0, master_port=5557)
+
+    p = sub.add_parser("normalise", help="wrk JSON / Locust CSV -> throughput.json")
+    p.add_argument("--driver", choices=["wrk", "locust"], required=True)
+    p.add_argument("--level-time", type=parse_duration, default=None)
+    p.add_argument("--output", default="-", help="file to write (default: stdout)")
+    p.add_argument("dirs", nargs="+", help="result folders (one per client for wrk)")
+    p.set_defaults(func=cmd_normalise)
+
+    p = sub.add_parser("assess", help="decide whether a run was client-bound; prints JSON")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--profile", choices=["seed", "throughput"], required=True)
+    p.add_argument("--driver", choices=["wrk", "locust"], required=True)
+    p.add_argument("--calibration", help="JSON file: {client: {rps, processes, ...}}")
+    p.add_argument("--host-cores", help='JSON: {"client": cores}, to read client telemetry')
+    p.add_argument("--client-dirs", nargs="*", help="folders holding each client's driver.json")
+    p.add_argument("--ratio", type=float, default=0.25, help="rate / ceiling above which a run is client-bound")
+    p.add_argument("--cpu-limit", type=float, default=0.9, help="driver cores per process counted as full")
+    p.set_defaults(func=cmd_assess)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("warmup", "level_time", "run_time", "seconds"):
+        if isinstance(getattr(args, name, None), str):
+            setattr(args, name, parse_duration(getattr(args, name)))
+    if getattr(args, "corpus_size", 1) < 1:
+        print("whiskey_load: --corpus-size must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, OSError) as exc:
+        print(f"whiskey_load {args.command}: {exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
