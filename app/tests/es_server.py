@@ -65,12 +65,18 @@ class ElasticsearchNode:
                     f"path.data: {self.workdir / 'data'}",
                     f"path.logs: {self.workdir / 'logs'}",
                     "cluster.routing.allocation.disk.threshold_enabled: false",
+                    # The 8.x integ-test-zip does ship x-pack-core and x-pack-security: left unset, the launcher
+                    # auto-configures TLS and passwords. The tests (and whiskey's lab) talk plain HTTP.
+                    "xpack.security.enabled: false",
                     "",
                 ]
             )
         )
         (self.home / "config" / "jvm.options.d").mkdir(exist_ok=True)
-        (self.home / "config" / "jvm.options.d" / "heap.options").write_text("-Xms256m\n-Xmx256m\n")
+        (self.home / "config" / "jvm.options.d" / "heap.options").write_text(
+            # Small heap; C1-only JIT and no heap pre-touch start the node faster on a busy 2-core machine.
+            "-Xms256m\n-Xmx256m\n-XX:TieredStopAtLevel=1\n-XX:-AlwaysPreTouch\n"
+        )
         if os.geteuid() == 0:
             user = pwd.getpwnam(RUN_AS)
             for root, dirs, files in os.walk(self.workdir):

@@ -5,10 +5,14 @@ Two run folders come out under runs/:
 
   fixture-a  workers 1 and 2 x scenarios gunicorn, nginx-gunicorn x 2 repeats, backend wait 3 ms
   fixture-b  workers 2 x the same scenarios x 2 repeats, backend wait 12 ms (the contender for `compare`)
+  fixture-t  throughput profile: workers 2 x the same scenarios x 2 repeats, wrk at 2 and 8 connections, 4 s
+             per level after a 2-s warm-up, through the project's driver (roles/locust/files/whiskey_load.py)
+             and its `normalise` into throughput.json (needs wrk: apt-get install -y wrk)
 
 Each measured run: a tiny WSGI app (fixture_app.py) under gunicorn, alone or behind a real nginx; a Locust
 run (--csv locust --csv-full-history) of WARMUP + DURATION seconds; a server and a client telemetry JSON from
-roles/cmonitor's fallback collector if present, else from telemetry_sampler.py; status.json written last.
+roles/cmonitor's fallback collector if present, else from telemetry_sampler.py (slimmed to the fields the
+report reads); status.json written last.
 Locust's HTML report is left out to keep the committed data small.
 """
 
@@ -39,7 +43,13 @@ WARMUP_S = 3
 DURATION_S = 12
 INTERVAL_S = 1
 SCENARIOS = {
-    "gunicorn": {"name": "gunicorn", "server": "gunicorn", "via": "direct", "protocol": "http", "port": 19999},
+    "gunicorn": {
+        "name": "gunicorn",
+        "server": "gunicorn",
+        "via": "direct",
+        "protocol": "http",
+        "port": 19999,
+    },
     "nginx-gunicorn": {
         "name": "nginx-gunicorn",
         "server": "gunicorn",
@@ -50,9 +60,14 @@ SCENARIOS = {
     },
 }
 RUNS = {
-    "fixture-a": {"workers": [1, 2], "delay_ms": 3},
-    "fixture-b": {"workers": [2], "delay_ms": 12},
+    "fixture-a": {"workers": [1, 2], "delay_ms": 3, "profile": "seed"},
+    "fixture-b": {"workers": [2], "delay_ms": 12, "profile": "seed"},
+    "fixture-t": {"workers": [2], "delay_ms": 3, "profile": "throughput"},
 }
+# Throughput profile: the project's own driver (roles/locust/files/whiskey_load.py, wrk + whiskey.lua).
+LOAD_DRIVER = REPO / "roles" / "locust" / "files" / "whiskey_load.py"
+LEVELS = [2, 8]
+LEVEL_TIME_S = 4
 REPEATS = 2
 
 NGINX_CONF = """
@@ -114,6 +129,19 @@ def collector_cmd(output: Path, pids: list[int], meta: dict) -> list[str]:
     return cmd
 
 
+def slim_telemetry(path: Path) -> None:
+    """Keep the sample fields docs/results-format.md lists (the report reads only those): the fallback
+    collector stores all of /proc/meminfo and every CPU, which would make the committed data too big."""
+    doc = json.loads(path.read_text())
+    keep_mem = ("MemTotal", "MemFree", "MemAvailable")
+    for sample in doc.get("samples", []):
+        stat = sample.get("stat") or {}
+        sample["stat"] = {"cpu_total": stat.get("cpu_total", {})}
+        mem = sample.get("proc_meminfo") or {}
+        sample["proc_meminfo"] = {k: mem[k] for k in keep_mem if k in mem}
+    path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+
+
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -124,7 +152,9 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15.
             proc.wait()
 
 
-def one_run(out: Path, workers: int, scenario: dict, repeat: int, delay_ms: int) -> None:
+def one_run(
+    out: Path, workers: int, scenario: dict, repeat: int, delay_ms: int, profile: str = "seed"
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = now()
     env = dict(os.environ, WHISKEY_FIXTURE_DELAY_MS=str(delay_ms))
@@ -143,7 +173,9 @@ def one_run(out: Path, workers: int, scenario: dict, repeat: int, delay_ms: int)
         server_pids = [gunicorn.pid]
         wait_http(f"http://127.0.0.1:{backend_port}/quotes/byId?id=1")
         if scenario["via"] == "nginx":
-            (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=scenario["port"], backend=backend_port))
+            (tmp / "nginx.conf").write_text(
+                NGINX_CONF.format(tmp=tmp, port=scenario["port"], backend=backend_port)
+            )
             nginx = subprocess.Popen(
                 ["nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
                 stdout=subprocess.DEVNULL,
@@ -158,8 +190,8 @@ def one_run(out: Path, workers: int, scenario: dict, repeat: int, delay_ms: int)
             collector_cmd(out / "telemetry-server.json", server_pids, {**meta, "role": "server"})
         )
         time.sleep(1.5)
-        locust = subprocess.Popen(
-            [
+        if profile == "seed":
+            driver_cmd = [
                 str(BIN / "locust"),
                 "-f",
                 str(HERE / "fixture_locustfile.py"),
@@ -178,22 +210,60 @@ def one_run(out: Path, workers: int, scenario: dict, repeat: int, delay_ms: int)
                 "--csv-full-history",
                 "--exit-code-on-error",
                 "0",
-            ],
+            ]
+            budget = WARMUP_S + DURATION_S + 60
+        else:
+            driver_cmd = [
+                sys.executable,
+                str(LOAD_DRIVER),
+                "wrk",
+                "--url",
+                url,
+                "--corpus-size",
+                "10000",
+                "--levels",
+                ",".join(str(c) for c in LEVELS),
+                "--level-time",
+                f"{LEVEL_TIME_S}s",
+                "--warmup",
+                "2s",
+                "--out",
+                str(out),
+            ]
+            budget = 2 + LEVEL_TIME_S * len(LEVELS) + 60
+        driver = subprocess.Popen(
+            driver_cmd,
             cwd=out,
             stdout=subprocess.DEVNULL,
-            stderr=(tmp / "locust.log").open("w"),
+            stderr=(tmp / "driver.log").open("w"),
         )
         client_tel = subprocess.Popen(
             collector_cmd(
                 out / f"telemetry-client-{socket.gethostname()}.json",
-                [locust.pid],
+                [driver.pid],
                 {**meta, "role": "client"},
             )
         )
-        rc = locust.wait(WARMUP_S + DURATION_S + 60)
+        rc = driver.wait(budget)
+        if profile == "throughput" and rc == 0:
+            rc = subprocess.run(
+                [
+                    sys.executable,
+                    str(LOAD_DRIVER),
+                    "normalise",
+                    "--driver",
+                    "wrk",
+                    "--output",
+                    str(out / "throughput.json"),
+                    str(out),
+                ],
+                check=False,
+            ).returncode
         time.sleep(1.5)
         stop(client_tel)
         stop(server_tel)
+        for tel in out.glob("telemetry-*.json"):
+            slim_telemetry(tel)
         client = json.loads((out / f"telemetry-client-{socket.gethostname()}.json").read_text())
         # whiskey_processes.cpu_percent is percent of all CPUs: Locust (one process) is bound at one core.
         ncpu = os.cpu_count() or 1
@@ -205,13 +275,13 @@ def one_run(out: Path, workers: int, scenario: dict, repeat: int, delay_ms: int)
             "workers": workers,
             "scenario": scenario["name"],
             "repeat": repeat,
-            "profile": "seed",
-            "driver": "locust",
+            "profile": profile,
+            "driver": "locust" if profile == "seed" else "wrk",
             "url": url,
             "started": started,
             "ended": now(),
-            "warmup_s": WARMUP_S,
-            "duration_s": DURATION_S,
+            "warmup_s": WARMUP_S if profile == "seed" else 2,
+            "duration_s": DURATION_S if profile == "seed" else LEVEL_TIME_S * len(LEVELS),
             "client_bound": bool(reasons),
             "client_bound_reasons": reasons,
             "telemetry_ok": True,
@@ -230,7 +300,9 @@ def version(cmd: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=HERE / "runs", help="where the run folders go")
     parser.add_argument("--only", choices=sorted(RUNS), help="make only this run folder")
     args = parser.parse_args()
@@ -240,6 +312,7 @@ def main() -> None:
         "nginx": version(["nginx", "-v"]).rsplit("/", 1)[-1],
         "gunicorn": pkg_version("gunicorn"),
         "locust": pkg_version("locust"),
+        "wrk": version(["wrk", "-v"]).split()[1] if shutil.which("wrk") else "not installed",
         "python": platform.python_version(),
         "telemetry_collector": "whiskey-fallback-collector"
         if FALLBACK_COLLECTOR.exists()
@@ -257,7 +330,14 @@ def main() -> None:
             for name, scenario in SCENARIOS.items():
                 for repeat in range(1, REPEATS + 1):
                     print(f"{run_id}: workers={workers} {name} repeat {repeat}", flush=True)
-                    one_run(root / str(workers) / name / str(repeat), workers, scenario, repeat, spec["delay_ms"])
+                    one_run(
+                        root / str(workers) / name / str(repeat),
+                        workers,
+                        scenario,
+                        repeat,
+                        spec["delay_ms"],
+                        spec["profile"],
+                    )
         run = {
             "run_id": run_id,
             "whiskey_commit": "fixture",
@@ -268,8 +348,10 @@ def main() -> None:
                 "workers": spec["workers"],
                 "scenarios": list(SCENARIOS),
                 "repeats": REPEATS,
-                "load_profile": "seed",
-                "load_driver": "locust",
+                "load_profile": spec["profile"],
+                "load_driver": "locust" if spec["profile"] == "seed" else "wrk",
+                "concurrency": LEVELS,
+                "level_time": f"{LEVEL_TIME_S}s",
                 "users": USERS,
                 "spawn_rate": SPAWN_RATE,
                 "run_time": f"{DURATION_S}s",

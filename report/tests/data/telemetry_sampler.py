@@ -45,12 +45,16 @@ def _tree(pids: list[int]) -> list[psutil.Process]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--output", required=True, help="JSON file to write at the end")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
     parser.add_argument("--pid", type=int, action="append", default=[], help="root PID of a process tree")
     parser.add_argument("--meta", action="append", default=[], help="custom metadata KEY=VALUE")
-    parser.add_argument("--match", default="scenario programs", help="what the PIDs are (whiskey_processes.match)")
+    parser.add_argument(
+        "--match", default="scenario programs", help="what the PIDs are (whiskey_processes.match)"
+    )
     args = parser.parse_args()
 
     stop = False

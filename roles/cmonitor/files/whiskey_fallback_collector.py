@@ -15,6 +15,7 @@ header.collector.finished is false, holding the samples of the last flush.
 Helper modes used by the role's start/stop task files (standard library only, no psutil needed):
   --check FILE   print a one-line JSON summary of a telemetry file (valid, samples, collector, finished, ...)
   --stop PID     SIGTERM a collector, wait for it to exit (SIGKILL after --timeout), print a JSON summary
+  --status PID   print whether a collector is running
 
 Runs with the distribution's python3 (3.6+) and python3-psutil.
 """
@@ -104,10 +105,10 @@ class CpuSampler:
         for out_key, attr in CPU_FIELDS:
             deltas[out_key] = max(0.0, getattr(new, attr, 0.0) - getattr(old, attr, 0.0))
         # Linux counts guest time inside user time (and guest_nice inside nice): do not count it twice.
-        busy = sum(v for k, v in deltas.items() if k not in ("guest", "guestnice"))
-        if busy <= 0:
+        elapsed = sum(v for k, v in deltas.items() if k not in ("guest", "guestnice"))
+        if elapsed <= 0:
             return {k: 0.0 for k in deltas}
-        return {k: round(100.0 * v / busy, 2) for k, v in deltas.items()}
+        return {k: round(100.0 * v / elapsed, 2) for k, v in deltas.items()}
 
     def sample(self):
         total = self.psutil.cpu_times()
@@ -375,19 +376,30 @@ def annotate(path, summary, interval):
     return True
 
 
-def proc_state(pid):
-    """'missing', 'zombie' or 'running' (a zombie has exited; only its parent has not reaped it yet)."""
+def proc_state(pid, expect=None):
+    """'missing', 'zombie' or 'running'.
+
+    A zombie has exited (its parent, e.g. a container's PID 1, has not reaped it yet). With `expect`, a
+    process whose command line does not contain it is 'missing': the PID was reused by another program.
+    """
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return "missing"
     state = stat.rsplit(")", 1)[-1].split()[0]
-    return "zombie" if state in ("Z", "X") else "running"
+    if state in ("Z", "X"):
+        return "zombie"
+    if expect and expect not in cmdline:
+        return "missing"
+    return "running"
 
 
-def stop_pid(pid, timeout):
-    out = {"pid": pid, "was_running": proc_state(pid) == "running", "exited": False, "killed": False}
+def stop_pid(pid, timeout, expect=None):
+    state = proc_state(pid, expect)
+    out = {"pid": pid, "state": state, "was_running": state == "running", "exited": False, "killed": False}
     if not out["was_running"]:
         out["exited"] = True
         return out
@@ -395,7 +407,7 @@ def stop_pid(pid, timeout):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc_state(pid) != "running":
+        if proc_state(pid, expect) != "running":
             out["exited"] = True
             return out
         time.sleep(0.1)
@@ -403,7 +415,7 @@ def stop_pid(pid, timeout):
         os.kill(pid, signal.SIGKILL)
     out["killed"] = True
     time.sleep(0.5)
-    out["exited"] = proc_state(pid) != "running"
+    out["exited"] = proc_state(pid, expect) != "running"
     return out
 
 
@@ -438,10 +450,16 @@ def parse_args(argv):
         "--annotate", action="store_true", help="with --check: add header.collector to cmonitor files"
     )
     p.add_argument("--stop", type=int, metavar="PID", help="SIGTERM PID, wait for it, print a JSON summary")
+    p.add_argument("--status", type=int, metavar="PID", help="print whether PID is running, as JSON")
     p.add_argument("--timeout", type=float, default=30.0, help="with --stop: seconds before SIGKILL (30)")
+    p.add_argument(
+        "--expect-cmdline",
+        metavar="TEXT",
+        help="with --stop/--status: only a process whose command line contains TEXT counts (PID reuse guard)",
+    )
     p.add_argument("-v", "--version", action="version", version=f"{NAME} {VERSION}")
     args = p.parse_args(argv)
-    if args.check or args.stop:
+    if args.check or args.stop or args.status:
         return args
     if not args.output_filename:
         p.error("--output-filename is required")
@@ -475,7 +493,10 @@ def main(argv=None):
         print(json.dumps(summary))
         return 0
     if args.stop:
-        print(json.dumps(stop_pid(args.stop, args.timeout)))
+        print(json.dumps(stop_pid(args.stop, args.timeout, args.expect_cmdline)))
+        return 0
+    if args.status:
+        print(json.dumps({"pid": args.status, "state": proc_state(args.status, args.expect_cmdline)}))
         return 0
     try:
         import psutil

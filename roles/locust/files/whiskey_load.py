@@ -119,7 +119,13 @@ class Recorder:
 # ---------------------------------------------------------------- wrk
 
 
+def client_share(total: int, clients: int, index: int) -> int:
+    """This client's part of `total` connections when `clients` hosts load together (at least 1)."""
+    return max(1, total // clients + (1 if index < total % clients else 0))
+
+
 def wrk_command(args, url: str, connections: int, seconds: float) -> list[str]:
+    connections = client_share(connections, getattr(args, "clients", 1), getattr(args, "client_index", 0))
     threads = max(1, min(args.threads, connections))
     return [args.wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds_arg(seconds)}", "--latency",
             f"--timeout={args.request_timeout}s", "-s", str(args.lua), url, "--", args.path,
@@ -139,7 +145,7 @@ def cmd_wrk(args) -> int:
                     rec.run(wrk_command(args, args.url, max(args.levels), args.warmup), label="warm-up",
                             env={"WHISKEY_WRK_JSON": str(warm)}, stdout=devnull,
                             timeout=args.warmup + slack, recorded=False)
-        for level in args.levels:
+        for level in [] if args.warmup_only else args.levels:
             js = out / f"wrk-c{level}.json"
             with open(out / f"wrk-c{level}.txt", "w") as txt:
                 rec.run(wrk_command(args, args.url, level, args.level_time), label=f"c{level}",
@@ -208,9 +214,11 @@ def cmd_locust(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.locustfile is None:
         args.locustfile = HERE / ("seed.py" if args.profile == "seed" else "throughput.py")
-    processes = args.processes if args.mode != "master" else max(1, args.expect_workers)
+    processes = args.processes if args.mode != "master" else max(1, args.local_processes)
     rec = Recorder(out, processes=processes)
     plan = locust_plan(args)
+    if args.warmup_only:
+        plan = [step for step in plan if step["prefix"] is None]
     log = open(out / f"locust-{args.mode}.log", "a")  # noqa: SIM115 - kept open for all invocations
     try:
         for step in plan:
@@ -226,8 +234,24 @@ def cmd_locust(args) -> int:
             prefix = out / step["prefix"] if step["prefix"] else None
             argv = locust_base(args, step["users"], step["spawn_rate"])
             argv += locust_standalone_args(args, step["seconds"], prefix)
-            entry = rec.run(argv, label=step["label"], env=locust_env(args), stdout=log, timeout=limit,
-                            ok_codes=(0, 1), recorded=prefix is not None)
+            local = None
+            if args.mode == "master" and args.local_processes > 0:
+                # This host loads too: its workers connect to the master on loopback.
+                local = subprocess.Popen(
+                    [args.locust, "-f", str(args.locustfile), "--worker", "--master-host", "127.0.0.1",
+                     "--master-port", str(args.master_port), "--loglevel", "WARNING",
+                     *(["--processes", str(args.local_processes)] if args.local_processes > 1 else [])],
+                    env={**os.environ, **locust_env(args)}, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                entry = rec.run(argv, label=step["label"], env=locust_env(args), stdout=log, timeout=limit,
+                                ok_codes=(0, 1), recorded=prefix is not None)
+            finally:
+                if local is not None:
+                    try:
+                        local.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        local.kill()
+                        local.wait()
             if prefix is not None:
                 stats = Path(f"{prefix}_stats.csv")
                 if not stats.is_file():
@@ -425,10 +449,12 @@ def assess(run_dir: Path, profile: str, driver: str, calibration: dict, client_d
     if ceiling > 0 and rate > ratio * ceiling:
         reasons.append(f"rate {rate:.0f} req/s is {rate / ceiling:.0%} of the clients' calibrated ceiling "
                        f"{ceiling:.0f} req/s (limit {ratio:.0%})")
+    exit_codes = []
     for folder in client_dirs:
         driver_json = folder / "driver.json"
         if driver_json.is_file():
             doc = json.loads(driver_json.read_text())
+            exit_codes += [r["exit_code"] for r in doc.get("runs", []) if r.get("recorded")]
             per_process = doc.get("cpu_per_process") or 0.0
             if per_process >= cpu_limit:
                 reasons.append(f"{folder.name}: load driver used {per_process:.2f} of a core per process "
@@ -442,11 +468,14 @@ def assess(run_dir: Path, profile: str, driver: str, calibration: dict, client_d
             reasons.append(f"{host}: telemetry shows the load driver at {used / procs:.2f} of a core per "
                            f"process (limit {cpu_limit:.2f})")
     return {"client_bound": bool(reasons), "client_bound_reasons": reasons, "rate": round(rate, 3),
-            "ceiling": round(ceiling, 1)}
+            "ceiling": round(ceiling, 1), "driver_exit_codes": exit_codes,
+            # Locust exits 1 when requests failed: recorded, the run still counts.
+            "driver_reported_failures": any(code == 1 for code in exit_codes)}
 
 
 def cmd_assess(args) -> int:
-    calibration = json.loads(Path(args.calibration).read_text()) if args.calibration else {}
+    text = args.calibration or "{}"
+    calibration = json.loads(text if text.lstrip().startswith("{") else Path(text).read_text())
     host_cores = json.loads(args.host_cores) if args.host_cores else None
     client_dirs = [Path(d) for d in args.client_dirs] if args.client_dirs else [Path(args.run_dir)]
     doc = assess(Path(args.run_dir), args.profile, args.driver, calibration, client_dirs, args.ratio,
@@ -487,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", type=parse_levels, required=True, help="concurrency levels, e.g. 8,32,128")
     p.add_argument("--level-time", type=parse_duration, default=30.0, help="seconds per level (30s, 1m)")
     p.add_argument("--warmup", type=parse_duration, default=0.0, help="warm-up, not recorded")
+    p.add_argument("--clients", type=int, default=1, help="client hosts loading together (connections split)")
+    p.add_argument("--client-index", type=int, default=0, help="this client's index among them, from 0")
+    p.add_argument("--warmup-only", action="store_true", help="run the warm-up alone, record nothing")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_wrk)
 
@@ -507,6 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--master-port", type=int, default=5557)
     p.add_argument("--expect-workers", type=int, default=1, help="master: worker processes to wait for")
     p.add_argument("--expect-workers-max-wait", type=int, default=60)
+    p.add_argument("--local-processes", type=int, default=0,
+                   help="master: worker processes to start on this host as well")
+    p.add_argument("--warmup-only", action="store_true", help="run the warm-up alone, record nothing")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_locust)
 
@@ -532,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True)
     p.add_argument("--profile", choices=["seed", "throughput"], required=True)
     p.add_argument("--driver", choices=["wrk", "locust"], required=True)
-    p.add_argument("--calibration", help="JSON file: {client: {rps, processes, ...}}")
+    p.add_argument("--calibration", help="JSON (inline or a file): {client: {rps, processes, ...}}")
     p.add_argument("--host-cores", help='JSON: {"client": cores}, to read client telemetry')
     p.add_argument("--client-dirs", nargs="*", help="folders holding each client's driver.json")
     p.add_argument("--ratio", type=float, default=0.25, help="rate / ceiling above which a run is client-bound")

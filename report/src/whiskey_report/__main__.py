@@ -1,0 +1,3 @@
+from whiskey_report.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""whiskey-report: the report of a whiskey benchmark run (results/<run_id>/, docs/results-format.md).
+
+Exit codes: 0 report written, every planned run ok; 1 report written from what is there, but some runs failed,
+did not finish or were not run; 2 nothing to report (folder missing, empty or without measured runs) or bad
+arguments.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from whiskey_report import __version__
+from whiskey_report.loader import ResultsError
+
+EPILOG = """examples:
+  whiskey-report summary results/20261124T223000Z          table, summary.csv/json, figures, report.html
+  whiskey-report summary results/RUN --no-figures          table and summary files only (fast)
+  whiskey-report compare results/BASE results/CONTENDER    differences, in the terminal and compare.html
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="whiskey-report",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"whiskey-report {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    s = sub.add_parser(
+        "summary",
+        help="summary table, summary.csv/json, figures and report.html of one run",
+        description="Read results/<run_id>/ and write <run_dir>/report/: summary.csv, summary.json, *.png and "
+        "a self-contained report.html; print the summary table, findings and warnings.",
+    )
+    s.add_argument("run_dir", type=Path, help="a results/<run_id>/ folder")
+    s.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/report)")
+    s.add_argument("--no-figures", action="store_true", help="skip the PNG figures (and their HTML section)")
+    s.add_argument("--no-html", action="store_true", help="skip report.html")
+    s.add_argument("--quiet", action="store_true", help="print only the output paths and warnings")
+    c = sub.add_parser(
+        "compare",
+        help="compare two runs: differences and their significance",
+        description="Match the summary rows of two runs on (workers, scenario[, concurrency]) and show absolute "
+        "and %% differences with Welch's t-test significance; writes compare.html.",
+    )
+    c.add_argument("baseline", type=Path, help="the baseline results/<run_id>/ folder")
+    c.add_argument("contender", type=Path, help="the contender results/<run_id>/ folder")
+    c.add_argument("--out", type=Path, help="HTML file to write (default: CONTENDER/report/compare.html)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "summary":
+            return _summary(args)
+        return _compare(args)
+    except ResultsError as exc:
+        print(f"whiskey-report: {exc}", file=sys.stderr)
+        return 2
+
+
+def _summary(args) -> int:
+    from whiskey_report.report import build, terminal_text
+
+    rep = build(args.run_dir, args.out, figures=not args.no_figures, html=not args.no_html)
+    if args.quiet:
+        for w in rep.warnings:
+            print(f"! {w}", file=sys.stderr)
+    else:
+        print(terminal_text(rep))
+    print()
+    print(f"Summary: {rep.out_dir / 'summary.csv'}, {rep.out_dir / 'summary.json'}")
+    if rep.html:
+        print(f"Report:  {rep.html}")
+    if rep.incomplete:
+        print(
+            "whiskey-report: some runs failed, did not finish or were not run: the report shows what is there.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _compare(args) -> int:
+    from whiskey_report.compare import compare, terminal_text, write_html
+
+    cmp = compare(args.baseline, args.contender)
+    print(terminal_text(cmp))
+    out = args.out or (args.contender / "report" / "compare.html")
+    write_html(cmp, out)
+    print()
+    print(f"Compare: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

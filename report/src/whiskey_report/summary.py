@@ -1,0 +1,309 @@
+"""One summary row per (workers, scenario[, concurrency]): repeats combined into mean and 95 % CI."""
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean
+
+from whiskey_report.loader import Run, RunSet
+from whiskey_report.stats import MeanCI, mean_ci
+
+# Metrics that get a mean and a confidence interval across repeats: (key, label, unit, lower_is_better).
+CI_METRICS = [
+    ("rps", "RPS", "req/s", False),
+    ("avg", "avg", "ms", True),
+    ("p50", "p50", "ms", True),
+    ("p90", "p90", "ms", True),
+    ("p99", "p99", "ms", True),
+]
+ORIGINAL_SEVEN = [
+    "werkzeug",
+    "gunicorn",
+    "uwsgi-http",
+    "nginx-werkzeug",
+    "nginx-gunicorn",
+    "nginx-uwsgi-http",
+    "nginx-uwsgi",
+]
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None]
+    return fmean(vals) if vals else None
+
+
+@dataclass
+class Row:
+    workers: int
+    scenario: str
+    concurrency: int | None
+    server: str | None
+    via: str | None
+    protocol: str | None
+    runs: list[Run]  # the ok runs combined here
+    repeats_total: int  # ok + failed + unfinished folders of this (workers, scenario)
+    per_repeat: dict[str, list[float | None]] = field(default_factory=dict)
+    ci: dict[str, MeanCI] = field(default_factory=dict)
+    requests: int = 0
+    failures: int = 0
+    locust_requests: int | None = None
+    locust_failures: int | None = None
+    max_ms: float | None = None
+    window_s: float | None = None
+    server_cpu: float | None = None
+    server_procs_cpu: float | None = None
+    server_rss_mb: float | None = None
+    server_load1: float | None = None
+    client_cpu: float | None = None
+    client_driver_cpu: float | None = None
+    client_bound: bool = False
+    telemetry: str | None = None
+
+    @property
+    def repeats(self) -> int:
+        return len(self.runs)
+
+    @property
+    def failure_pct(self) -> float | None:
+        return 100.0 * self.failures / self.requests if self.requests else None
+
+    @property
+    def label(self) -> str:
+        conc = f" c={self.concurrency}" if self.concurrency is not None else ""
+        return f"{self.scenario}{conc} (workers={self.workers})"
+
+    def value(self, key: str) -> float | None:
+        return self.ci[key].mean if key in self.ci else None
+
+    def as_dict(self) -> dict:
+        out = {
+            "workers": self.workers,
+            "scenario": self.scenario,
+            "concurrency": self.concurrency,
+            "server": self.server,
+            "via": self.via,
+            "protocol": self.protocol,
+            "repeats": self.repeats,
+            "repeats_total": self.repeats_total,
+            "requests": self.requests,
+            "failures": self.failures,
+            "failure_pct": _round(self.failure_pct, 3),
+            "locust_requests": self.locust_requests,
+            "locust_failures": self.locust_failures,
+        }
+        for key, *_ in CI_METRICS:
+            ci = self.ci[key]
+            unit = "" if key == "rps" else "_ms"
+            out[f"{key}{unit}"] = _round(ci.mean, 3)
+            out[f"{key}{unit}_ci95"] = _round(ci.half_width, 3)
+        out.update(
+            {
+                "max_ms": _round(self.max_ms, 3),
+                "window_s": _round(self.window_s, 1),
+                "server_cpu_pct": _round(self.server_cpu, 2),
+                "server_procs_cpu_pct": _round(self.server_procs_cpu, 2),
+                "server_rss_mb": _round(self.server_rss_mb, 1),
+                "server_load1": _round(self.server_load1, 2),
+                "client_cpu_pct": _round(self.client_cpu, 2),
+                "client_driver_cpu_pct": _round(self.client_driver_cpu, 2),
+                "client_bound": self.client_bound,
+                "telemetry_collector": self.telemetry,
+            }
+        )
+        return out
+
+
+def _round(value, digits):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
+
+
+def build_rows(rs: RunSet) -> list[Row]:
+    groups: dict[tuple, list] = {}
+    totals: dict[tuple[int, str], int] = {}
+    for run in rs.runs:
+        totals[run.key] = totals.get(run.key, 0) + 1
+        if run.state != "ok":
+            continue
+        for m in run.measurements:
+            groups.setdefault((run.workers, run.scenario, m.concurrency), []).append((run, m))
+    rows = []
+    for (workers, scenario, conc), items in sorted(groups.items(), key=lambda kv: _sort_key(kv[0])):
+        info = rs.scenario_info(scenario)
+        row = Row(
+            workers,
+            scenario,
+            conc,
+            info["server"],
+            info["via"],
+            info["protocol"],
+            [r for r, _ in items],
+            totals[(workers, scenario)],
+        )
+        for key, *_ in CI_METRICS:
+            row.per_repeat[key] = [getattr(m, key) for _, m in items]
+            row.ci[key] = mean_ci(row.per_repeat[key])
+        row.per_repeat["failure_pct"] = [
+            100.0 * m.failures / m.requests if m.requests else None for _, m in items
+        ]
+        row.ci["failure_pct"] = mean_ci(row.per_repeat["failure_pct"])
+        row.requests = sum(m.requests for _, m in items)
+        row.failures = sum(m.failures for _, m in items)
+        if conc is None and all(r.locust_totals for r, _ in items):
+            row.locust_requests = sum(r.locust_totals["requests"] for r, _ in items)
+            row.locust_failures = sum(r.locust_totals["failures"] for r, _ in items)
+        maxes = [m.max for _, m in items if m.max is not None]
+        row.max_ms = max(maxes) if maxes else None
+        row.window_s = _mean(m.window_s for _, m in items)
+        srv, procs, rss, load, ccpu, cdrv, colls = [], [], [], [], [], [], set()
+        for run, m in items:
+            if run.server_tel:
+                tel = run.server_tel.window(m.window_start, m.window_end)
+                srv.append(_mean(tel.cpu_busy))
+                procs.append(_mean(tel.proc_cpu))
+                rss.append(_mean(tel.proc_rss_mb))
+                load.append(_mean(tel.load1))
+                colls.add(run.server_tel.collector)
+            for ct in run.client_tels:
+                tel = ct.window(m.window_start, m.window_end)
+                ccpu.append(_mean(tel.cpu_busy))
+                cdrv.append(_mean(tel.proc_cpu))
+            row.client_bound = row.client_bound or bool(run.status.get("client_bound"))
+        row.server_cpu, row.server_procs_cpu = _mean(srv), _mean(procs)
+        row.server_rss_mb, row.server_load1 = _mean(rss), _mean(load)
+        row.client_cpu, row.client_driver_cpu = _mean(ccpu), _mean(cdrv)
+        row.telemetry = ", ".join(sorted(colls)) or None
+        rows.append(row)
+    return rows
+
+
+def _sort_key(key):
+    workers, scenario, conc = key
+    order = ORIGINAL_SEVEN.index(scenario) if scenario in ORIGINAL_SEVEN else len(ORIGINAL_SEVEN)
+    return (workers, order, scenario, conc or 0)
+
+
+# ---------------------------------------------------------------- output
+
+
+def fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def fmt_ci(ci: MeanCI, digits: int = 1) -> str:
+    if ci.mean is None:
+        return "-"
+    if ci.half_width is None:
+        return fmt(ci.mean, digits)
+    return f"{ci.mean:.{digits}f}±{ci.half_width:.{digits}f}"
+
+
+TABLE_HEAD = [
+    "workers",
+    "scenario",
+    "conc",
+    "reps",
+    "requests",
+    "fail",
+    "fail%",
+    "RPS",
+    "avg ms",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+    "srv CPU%",
+    "srv RSS MB",
+    "load1",
+    "cli CPU%",
+    "client-bound",
+]
+
+
+def table_cells(row: Row) -> list[str]:
+    return [
+        str(row.workers),
+        row.scenario,
+        fmt(row.concurrency),
+        f"{row.repeats}/{row.repeats_total}" if row.repeats != row.repeats_total else str(row.repeats),
+        str(row.requests),
+        str(row.failures),
+        fmt(row.failure_pct, 2),
+        fmt_ci(row.ci["rps"]),
+        fmt_ci(row.ci["avg"]),
+        fmt_ci(row.ci["p50"]),
+        fmt_ci(row.ci["p90"]),
+        fmt_ci(row.ci["p99"]),
+        fmt(row.max_ms, 0),
+        fmt(row.server_cpu),
+        fmt(row.server_rss_mb),
+        fmt(row.server_load1, 2),
+        fmt(row.client_cpu),
+        "YES" if row.client_bound else "no",
+    ]
+
+
+def text_table(head: list[str], body: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(head)]
+    lines = [
+        "  ".join(
+            h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths, strict=True))
+        )
+    ]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in body:
+        lines.append(
+            "  ".join(
+                c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+    return "\n".join(lines)
+
+
+def table_head(rows: list[Row]) -> list[str]:
+    """TABLE_HEAD, without the concurrency column when no row has one (seed profile)."""
+    return (
+        TABLE_HEAD if any(r.concurrency is not None for r in rows) else [h for h in TABLE_HEAD if h != "conc"]
+    )
+
+
+def table_body(rows: list[Row]) -> list[list[str]]:
+    keep_conc = any(r.concurrency is not None for r in rows)
+    return [c if keep_conc else c[:2] + c[3:] for c in (table_cells(r) for r in rows)]
+
+
+def summary_table(rows: list[Row]) -> str:
+    return text_table(table_head(rows), table_body(rows))
+
+
+def write_summary(rows: list[Row], out_dir: Path, extra: dict) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dicts = [r.as_dict() for r in rows]
+    csv_p = out_dir / "summary.csv"
+    buf = io.StringIO()
+    if dicts:
+        writer = csv.DictWriter(buf, fieldnames=list(dicts[0]), lineterminator="\n")
+        writer.writeheader()
+        for d in dicts:
+            writer.writerow({k: "" if v is None else v for k, v in d.items()})
+    csv_p.write_text(buf.getvalue(), encoding="utf-8")
+    json_p = out_dir / "summary.json"
+    doc = dict(extra)
+    doc["rows"] = []
+    for r, d in zip(rows, dicts, strict=True):
+        d = dict(d)
+        d["per_repeat"] = {
+            "repeat": [run.repeat for run in r.runs],
+            **{k: [_round(v, 3) for v in vals] for k, vals in r.per_repeat.items()},
+        }
+        doc["rows"].append(d)
+    json_p.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return csv_p, json_p
