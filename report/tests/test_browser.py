@@ -40,8 +40,6 @@ window.addEventListener('load', () => {
 });
 </script>"""
 
-pytestmark = pytest.mark.browser
-
 
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     if CHROMIUM is None:

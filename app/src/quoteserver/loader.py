@@ -190,6 +190,8 @@ class Loader:
             settings={"index": {"refresh_interval": None, "translog": {"durability": "request"}}},
         )
         self.client.indices.refresh(index=self.index)
+        # Commit to disk: with the async translog, a node killed right after the load would lose documents.
+        self.client.indices.flush(index=self.index, wait_if_ongoing=True)
         if merge:
             # One segment: every server under test reads the same, stable index.
             self.client.options(request_timeout=1800).indices.forcemerge(

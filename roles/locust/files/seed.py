@@ -8,7 +8,6 @@ with the same HttpUser client.
 import os
 
 from locust import HttpUser, between, constant, task
-
 from whiskey_common import STATS_NAME, next_path
 
 

@@ -1,7 +1,6 @@
 """The throughput profile with Locust: FastHttpUser, no think time (each user is one busy connection)."""
 
 from locust import FastHttpUser, task
-
 from whiskey_common import STATS_NAME, next_path
 
 

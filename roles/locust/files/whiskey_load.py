@@ -83,21 +83,42 @@ class Recorder:
         self.processes = processes
         self.runs: list[dict] = []
 
-    def run(self, argv: list[str], *, label: str, env: dict | None = None, stdout=None, timeout=None,
-            ok_codes=(0,), recorded=True) -> dict:
+    def run(
+        self,
+        argv: list[str],
+        *,
+        label: str,
+        env: dict | None = None,
+        stdout=None,
+        timeout=None,
+        ok_codes=(0,),
+        recorded=True,
+    ) -> dict:
         cpu0, t0 = cpu_seconds_children(), time.monotonic()
         print(f"[whiskey-load] {label}: {shlex.join(argv)}", file=sys.stderr, flush=True)
         try:
-            proc = subprocess.run(argv, env={**os.environ, **(env or {})}, stdout=stdout,
-                                  stderr=subprocess.STDOUT if stdout else None, timeout=timeout, check=False)
+            proc = subprocess.run(
+                argv,
+                env={**os.environ, **(env or {})},
+                stdout=stdout,
+                stderr=subprocess.STDOUT if stdout else None,
+                timeout=timeout,
+                check=False,
+            )
             code = proc.returncode
         except subprocess.TimeoutExpired:
             code = -9
         except FileNotFoundError as exc:
             raise DriverError(f"{label}: {exc}") from exc
         wall, cpu = time.monotonic() - t0, cpu_seconds_children() - cpu0
-        entry = {"label": label, "argv": argv, "exit_code": code, "wall_s": round(wall, 3),
-                 "cpu_s": round(cpu, 3), "recorded": recorded}
+        entry = {
+            "label": label,
+            "argv": argv,
+            "exit_code": code,
+            "wall_s": round(wall, 3),
+            "cpu_s": round(cpu, 3),
+            "recorded": recorded,
+        }
         self.runs.append(entry)
         if code not in ok_codes:
             raise DriverError(f"{label}: exit code {code} ({'timed out' if code == -9 else 'see the log'})")
@@ -107,10 +128,15 @@ class Recorder:
         measured = [r for r in self.runs if r["recorded"]]
         wall = sum(r["wall_s"] for r in measured)
         cpu = sum(r["cpu_s"] for r in measured)
-        doc = {**extra, "processes": self.processes, "runs": self.runs,
-               "measured_wall_s": round(wall, 3), "measured_cpu_s": round(cpu, 3),
-               "cpu_cores": round(cpu / wall, 3) if wall else 0.0,
-               "cpu_per_process": round(cpu / wall / self.processes, 3) if wall else 0.0}
+        doc = {
+            **extra,
+            "processes": self.processes,
+            "runs": self.runs,
+            "measured_wall_s": round(wall, 3),
+            "measured_cpu_s": round(cpu, 3),
+            "cpu_cores": round(cpu / wall, 3) if wall else 0.0,
+            "cpu_per_process": round(cpu / wall / self.processes, 3) if wall else 0.0,
+        }
         if self.out:
             (self.out / "driver.json").write_text(json.dumps(doc, indent=2) + "\n")
         return doc
@@ -127,9 +153,20 @@ def client_share(total: int, clients: int, index: int) -> int:
 def wrk_command(args, url: str, connections: int, seconds: float) -> list[str]:
     connections = client_share(connections, getattr(args, "clients", 1), getattr(args, "client_index", 0))
     threads = max(1, min(args.threads, connections))
-    return [args.wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds_arg(seconds)}", "--latency",
-            f"--timeout={args.request_timeout}s", "-s", str(args.lua), url, "--", args.path,
-            str(args.corpus_size)]
+    return [
+        args.wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds_arg(seconds)}",
+        "--latency",
+        f"--timeout={args.request_timeout}s",
+        "-s",
+        str(args.lua),
+        url,
+        "--",
+        args.path,
+        str(args.corpus_size),
+    ]
 
 
 def cmd_wrk(args) -> int:
@@ -142,14 +179,24 @@ def cmd_wrk(args) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 warm = Path(tmp) / "warmup.json"
                 with open(os.devnull, "w") as devnull:
-                    rec.run(wrk_command(args, args.url, max(args.levels), args.warmup), label="warm-up",
-                            env={"WHISKEY_WRK_JSON": str(warm)}, stdout=devnull,
-                            timeout=args.warmup + slack, recorded=False)
+                    rec.run(
+                        wrk_command(args, args.url, max(args.levels), args.warmup),
+                        label="warm-up",
+                        env={"WHISKEY_WRK_JSON": str(warm)},
+                        stdout=devnull,
+                        timeout=args.warmup + slack,
+                        recorded=False,
+                    )
         for level in [] if args.warmup_only else args.levels:
             js = out / f"wrk-c{level}.json"
             with open(out / f"wrk-c{level}.txt", "w") as txt:
-                rec.run(wrk_command(args, args.url, level, args.level_time), label=f"c{level}",
-                        env={"WHISKEY_WRK_JSON": str(js)}, stdout=txt, timeout=args.level_time + slack)
+                rec.run(
+                    wrk_command(args, args.url, level, args.level_time),
+                    label=f"c{level}",
+                    env={"WHISKEY_WRK_JSON": str(js)},
+                    stdout=txt,
+                    timeout=args.level_time + slack,
+                )
             if not js.is_file() or js.stat().st_size == 0:
                 raise DriverError(f"wrk c{level} wrote no JSON summary (see wrk-c{level}.txt)")
     except DriverError as exc:
@@ -164,16 +211,34 @@ def cmd_wrk(args) -> int:
 
 
 def locust_env(args, no_wait=False) -> dict:
-    env = {"WHISKEY_PATH": args.path, "WHISKEY_CORPUS_SIZE": str(args.corpus_size),
-           "PYTHONPATH": str(args.locustfile.parent)}
+    env = {
+        "WHISKEY_PATH": args.path,
+        "WHISKEY_CORPUS_SIZE": str(args.corpus_size),
+        "PYTHONPATH": str(args.locustfile.parent),
+    }
     if no_wait:
         env["WHISKEY_NO_WAIT"] = "1"
     return env
 
 
 def locust_base(args, users: int, spawn_rate: float) -> list[str]:
-    return [args.locust, "-f", str(args.locustfile), "--headless", "--only-summary", "-u", str(users),
-            "-r", str(spawn_rate), "--host", args.url, "--stop-timeout", "5", "--loglevel", "WARNING"]
+    return [
+        args.locust,
+        "-f",
+        str(args.locustfile),
+        "--headless",
+        "--only-summary",
+        "-u",
+        str(users),
+        "-r",
+        str(spawn_rate),
+        "--host",
+        args.url,
+        "--stop-timeout",
+        "5",
+        "--loglevel",
+        "WARNING",
+    ]
 
 
 def locust_standalone_args(args, seconds: float, prefix: Path | None) -> list[str]:
@@ -181,8 +246,15 @@ def locust_standalone_args(args, seconds: float, prefix: Path | None) -> list[st
     if prefix is not None:
         extra += ["--csv", str(prefix), "--csv-full-history", "--html", f"{prefix}_report.html"]
     if args.mode == "master":
-        extra += ["--master", "--master-bind-port", str(args.master_port), "--expect-workers",
-                  str(args.expect_workers), "--expect-workers-max-wait", str(args.expect_workers_max_wait)]
+        extra += [
+            "--master",
+            "--master-bind-port",
+            str(args.master_port),
+            "--expect-workers",
+            str(args.expect_workers),
+            "--expect-workers-max-wait",
+            str(args.expect_workers_max_wait),
+        ]
     elif args.processes > 1:
         extra += ["--processes", str(args.processes)]
     return extra
@@ -193,19 +265,41 @@ def locust_plan(args) -> list[dict]:
     plan = []
     if args.profile == "seed":
         if args.warmup > 0:
-            plan.append({"label": "warm-up", "users": args.users, "spawn_rate": args.spawn_rate,
-                         "seconds": args.warmup, "prefix": None})
-        plan.append({"label": "seed", "users": args.users, "spawn_rate": args.spawn_rate,
-                     "seconds": args.run_time, "prefix": "locust"})
+            plan.append(
+                {
+                    "label": "warm-up",
+                    "users": args.users,
+                    "spawn_rate": args.spawn_rate,
+                    "seconds": args.warmup,
+                    "prefix": None,
+                }
+            )
+        plan.append(
+            {
+                "label": "seed",
+                "users": args.users,
+                "spawn_rate": args.spawn_rate,
+                "seconds": args.run_time,
+                "prefix": "locust",
+            }
+        )
     else:
         if args.warmup > 0:
             top = max(args.levels)
-            plan.append({"label": "warm-up", "users": top, "spawn_rate": top, "seconds": args.warmup,
-                         "prefix": None})
+            plan.append(
+                {"label": "warm-up", "users": top, "spawn_rate": top, "seconds": args.warmup, "prefix": None}
+            )
         for level in args.levels:
             # Every user starts at once: the level's rate is not diluted by a ramp-up.
-            plan.append({"label": f"c{level}", "users": level, "spawn_rate": level,
-                         "seconds": args.level_time, "prefix": f"locust-c{level}"})
+            plan.append(
+                {
+                    "label": f"c{level}",
+                    "users": level,
+                    "spawn_rate": level,
+                    "seconds": args.level_time,
+                    "prefix": f"locust-c{level}",
+                }
+            )
     return plan
 
 
@@ -224,12 +318,29 @@ def cmd_locust(args) -> int:
         for step in plan:
             limit = step["seconds"] + 120 + args.expect_workers_max_wait
             if args.mode == "worker":
-                argv = [args.locust, "-f", str(args.locustfile), "--worker", "--master-host", args.master_host,
-                        "--master-port", str(args.master_port), "--loglevel", "WARNING"]
+                argv = [
+                    args.locust,
+                    "-f",
+                    str(args.locustfile),
+                    "--worker",
+                    "--master-host",
+                    args.master_host,
+                    "--master-port",
+                    str(args.master_port),
+                    "--loglevel",
+                    "WARNING",
+                ]
                 if args.processes > 1:
                     argv += ["--processes", str(args.processes)]
-                rec.run(argv, label=f"worker {step['label']}", env=locust_env(args), stdout=log,
-                        timeout=limit, ok_codes=(0, 1), recorded=step["prefix"] is not None)
+                rec.run(
+                    argv,
+                    label=f"worker {step['label']}",
+                    env=locust_env(args),
+                    stdout=log,
+                    timeout=limit,
+                    ok_codes=(0, 1),
+                    recorded=step["prefix"] is not None,
+                )
                 continue
             prefix = out / step["prefix"] if step["prefix"] else None
             argv = locust_base(args, step["users"], step["spawn_rate"])
@@ -238,13 +349,33 @@ def cmd_locust(args) -> int:
             if args.mode == "master" and args.local_processes > 0:
                 # This host loads too: its workers connect to the master on loopback.
                 local = subprocess.Popen(
-                    [args.locust, "-f", str(args.locustfile), "--worker", "--master-host", "127.0.0.1",
-                     "--master-port", str(args.master_port), "--loglevel", "WARNING",
-                     *(["--processes", str(args.local_processes)] if args.local_processes > 1 else [])],
-                    env={**os.environ, **locust_env(args)}, stdout=log, stderr=subprocess.STDOUT)
+                    [
+                        args.locust,
+                        "-f",
+                        str(args.locustfile),
+                        "--worker",
+                        "--master-host",
+                        "127.0.0.1",
+                        "--master-port",
+                        str(args.master_port),
+                        "--loglevel",
+                        "WARNING",
+                        *(["--processes", str(args.local_processes)] if args.local_processes > 1 else []),
+                    ],
+                    env={**os.environ, **locust_env(args)},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             try:
-                entry = rec.run(argv, label=step["label"], env=locust_env(args), stdout=log, timeout=limit,
-                                ok_codes=(0, 1), recorded=prefix is not None)
+                entry = rec.run(
+                    argv,
+                    label=step["label"],
+                    env=locust_env(args),
+                    stdout=log,
+                    timeout=limit,
+                    ok_codes=(0, 1),
+                    recorded=prefix is not None,
+                )
             finally:
                 if local is not None:
                     try:
@@ -263,8 +394,15 @@ def cmd_locust(args) -> int:
         return 3
     finally:
         log.close()
-    rec.write({"driver": "locust", "profile": args.profile, "mode": args.mode, "error": None,
-               "locust_exit_codes": [r["exit_code"] for r in rec.runs if r["recorded"]]})
+    rec.write(
+        {
+            "driver": "locust",
+            "profile": args.profile,
+            "mode": args.mode,
+            "error": None,
+            "locust_exit_codes": [r["exit_code"] for r in rec.runs if r["recorded"]],
+        }
+    )
     return 0
 
 
@@ -281,8 +419,13 @@ def cmd_calibrate(args) -> int:
             rec = Recorder(None, processes=args.threads)
             js = tmpdir / "cal.json"
             with open(os.devnull, "w") as devnull:
-                rec.run(wrk_command(args, args.url, args.connections, args.seconds), label="calibrate",
-                        env={"WHISKEY_WRK_JSON": str(js)}, stdout=devnull, timeout=args.seconds + 60)
+                rec.run(
+                    wrk_command(args, args.url, args.connections, args.seconds),
+                    label="calibrate",
+                    env={"WHISKEY_WRK_JSON": str(js)},
+                    stdout=devnull,
+                    timeout=args.seconds + 60,
+                )
             summary = json.loads(js.read_text())
             rps, requests = summary["rps"], summary["requests"]
         else:
@@ -293,12 +436,25 @@ def cmd_calibrate(args) -> int:
             argv = locust_base(args, args.connections, args.connections)
             argv += locust_standalone_args(args, args.seconds, tmpdir / "cal")
             with open(tmpdir / "log", "w") as log:
-                rec.run(argv, label="calibrate", env=locust_env(args, no_wait=True), stdout=log,
-                        timeout=args.seconds + 120, ok_codes=(0, 1))
+                rec.run(
+                    argv,
+                    label="calibrate",
+                    env=locust_env(args, no_wait=True),
+                    stdout=log,
+                    timeout=args.seconds + 120,
+                    ok_codes=(0, 1),
+                )
             total = read_locust_aggregate(tmpdir / "cal_stats.csv")
             rps, requests = total["rps"], total["requests"]
-    doc = rec.write({"driver": args.driver, "endpoint": args.url.rstrip("/") + args.path,
-                     "rps": round(rps, 1), "requests": requests, "seconds": args.seconds})
+    doc = rec.write(
+        {
+            "driver": args.driver,
+            "endpoint": args.url.rstrip("/") + args.path,
+            "rps": round(rps, 1),
+            "requests": requests,
+            "seconds": args.seconds,
+        }
+    )
     doc.pop("runs", None)
     print(json.dumps(doc))
     return 0 if requests > 0 else 3
@@ -325,8 +481,13 @@ def read_locust_aggregate(stats_csv: Path) -> dict:
         "requests": int(agg["Request Count"]),
         "failures": int(agg["Failure Count"]),
         "rps": _num(agg["Requests/s"]) or 0.0,
-        "latency_ms": {"avg": _num(agg["Average Response Time"]), "p50": _num(agg["50%"]),
-                       "p90": _num(agg["90%"]), "p99": _num(agg["99%"]), "max": _num(agg["Max Response Time"])},
+        "latency_ms": {
+            "avg": _num(agg["Average Response Time"]),
+            "p50": _num(agg["50%"]),
+            "p90": _num(agg["90%"]),
+            "p99": _num(agg["99%"]),
+            "max": _num(agg["Max Response Time"]),
+        },
     }
 
 
@@ -345,18 +506,28 @@ def read_locust_non_2xx(failures_csv: Path) -> int:
 def level_from_wrk(path: Path) -> dict:
     doc = json.loads(path.read_text())
     lat = doc["latency_ms"]
-    return {"requests": int(doc["requests"]), "errors": int(doc["errors"]) + int(doc["non_2xx"]),
-            "non_2xx": int(doc["non_2xx"]), "duration_s": float(doc["duration_s"]), "rps": float(doc["rps"]),
-            "latency_ms": {k: lat.get(k) for k in ("avg", "p50", "p90", "p99", "max")}}
+    return {
+        "requests": int(doc["requests"]),
+        "errors": int(doc["errors"]) + int(doc["non_2xx"]),
+        "non_2xx": int(doc["non_2xx"]),
+        "duration_s": float(doc["duration_s"]),
+        "rps": float(doc["rps"]),
+        "latency_ms": {k: lat.get(k) for k in ("avg", "p50", "p90", "p99", "max")},
+    }
 
 
 def level_from_locust(prefix: Path, level_time: float | None) -> dict:
     total = read_locust_aggregate(Path(f"{prefix}_stats.csv"))
     rps = total["rps"]
     duration = total["requests"] / rps if rps else (level_time or 0.0)
-    return {"requests": total["requests"], "errors": total["failures"],
-            "non_2xx": read_locust_non_2xx(Path(f"{prefix}_failures.csv")), "duration_s": round(duration, 3),
-            "rps": rps, "latency_ms": total["latency_ms"]}
+    return {
+        "requests": total["requests"],
+        "errors": total["failures"],
+        "non_2xx": read_locust_non_2xx(Path(f"{prefix}_failures.csv")),
+        "duration_s": round(duration, 3),
+        "rps": rps,
+        "latency_ms": total["latency_ms"],
+    }
 
 
 def merge_levels(parts: list[dict]) -> dict:
@@ -367,7 +538,9 @@ def merge_levels(parts: list[dict]) -> dict:
     requests = sum(p["requests"] for p in parts)
     latency = {}
     for key in ("avg", "p50", "p90", "p99", "max"):
-        values = [(p["latency_ms"].get(key), p["requests"]) for p in parts if p["latency_ms"].get(key) is not None]
+        values = [
+            (p["latency_ms"].get(key), p["requests"]) for p in parts if p["latency_ms"].get(key) is not None
+        ]
         if not values:
             latency[key] = None
         elif key == "avg":
@@ -375,9 +548,15 @@ def merge_levels(parts: list[dict]) -> dict:
             latency[key] = sum(v * n for v, n in values) / weight if weight else None
         else:
             latency[key] = max(v for v, _ in values)
-    return {"requests": requests, "errors": sum(p["errors"] for p in parts),
-            "non_2xx": sum(p["non_2xx"] for p in parts), "duration_s": max(p["duration_s"] for p in parts),
-            "rps": sum(p["rps"] for p in parts), "latency_ms": latency, "clients": len(parts)}
+    return {
+        "requests": requests,
+        "errors": sum(p["errors"] for p in parts),
+        "non_2xx": sum(p["non_2xx"] for p in parts),
+        "duration_s": max(p["duration_s"] for p in parts),
+        "rps": sum(p["rps"] for p in parts),
+        "latency_ms": latency,
+        "clients": len(parts),
+    }
 
 
 def normalise(dirs: list[Path], driver: str, level_time: float | None = None) -> dict:
@@ -401,7 +580,9 @@ def normalise(dirs: list[Path], driver: str, level_time: float | None = None) ->
     for concurrency in sorted(by_level):
         merged = merge_levels(by_level[concurrency])
         merged["rps"] = round(merged["rps"], 3)
-        merged["latency_ms"] = {k: (round(v, 3) if v is not None else None) for k, v in merged["latency_ms"].items()}
+        merged["latency_ms"] = {
+            k: (round(v, 3) if v is not None else None) for k, v in merged["latency_ms"].items()
+        }
         levels.append({"concurrency": concurrency, **merged})
     return {"driver": driver, "levels": levels}
 
@@ -433,22 +614,36 @@ def telemetry_driver_cores(path: Path, host_cores: int | None) -> float | None:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    values = [s["whiskey_processes"]["cpu_percent"] for s in doc.get("samples", [])
-              if isinstance(s.get("whiskey_processes"), dict) and s["whiskey_processes"].get("cpu_percent") is not None]
+    values = [
+        s["whiskey_processes"]["cpu_percent"]
+        for s in doc.get("samples", [])
+        if isinstance(s.get("whiskey_processes"), dict)
+        and s["whiskey_processes"].get("cpu_percent") is not None
+    ]
     if not values or not host_cores:
         return None
     # results-format.md: CPU fields are percent of all CPUs the host sees.
     return sum(values) / len(values) / 100.0 * host_cores
 
 
-def assess(run_dir: Path, profile: str, driver: str, calibration: dict, client_dirs: list[Path],
-           ratio: float = 0.25, cpu_limit: float = 0.9, host_cores: dict | None = None) -> dict:
+def assess(
+    run_dir: Path,
+    profile: str,
+    driver: str,
+    calibration: dict,
+    client_dirs: list[Path],
+    ratio: float = 0.25,
+    cpu_limit: float = 0.9,
+    host_cores: dict | None = None,
+) -> dict:
     reasons = []
     rate = run_rate(run_dir, profile, driver)
     ceiling = sum(c.get("rps") or 0.0 for c in calibration.values())
     if ceiling > 0 and rate > ratio * ceiling:
-        reasons.append(f"rate {rate:.0f} req/s is {rate / ceiling:.0%} of the clients' calibrated ceiling "
-                       f"{ceiling:.0f} req/s (limit {ratio:.0%})")
+        reasons.append(
+            f"rate {rate:.0f} req/s is {rate / ceiling:.0%} of the clients' calibrated ceiling "
+            f"{ceiling:.0f} req/s (limit {ratio:.0%})"
+        )
     exit_codes = []
     for folder in client_dirs:
         driver_json = folder / "driver.json"
@@ -457,20 +652,29 @@ def assess(run_dir: Path, profile: str, driver: str, calibration: dict, client_d
             exit_codes += [r["exit_code"] for r in doc.get("runs", []) if r.get("recorded")]
             per_process = doc.get("cpu_per_process") or 0.0
             if per_process >= cpu_limit:
-                reasons.append(f"{folder.name}: load driver used {per_process:.2f} of a core per process "
-                               f"({doc.get('processes')} processes, limit {cpu_limit:.2f})")
+                reasons.append(
+                    f"{folder.name}: load driver used {per_process:.2f} of a core per process "
+                    f"({doc.get('processes')} processes, limit {cpu_limit:.2f})"
+                )
     for telemetry in sorted(run_dir.glob("telemetry-client-*.json")):
-        host = telemetry.name[len("telemetry-client-"):-len(".json")]
+        host = telemetry.name[len("telemetry-client-") : -len(".json")]
         cores = (host_cores or {}).get(host)
         used = telemetry_driver_cores(telemetry, cores)
         procs = max(1, int((calibration.get(host) or {}).get("processes") or 1))
         if used is not None and used / procs >= cpu_limit:
-            reasons.append(f"{host}: telemetry shows the load driver at {used / procs:.2f} of a core per "
-                           f"process (limit {cpu_limit:.2f})")
-    return {"client_bound": bool(reasons), "client_bound_reasons": reasons, "rate": round(rate, 3),
-            "ceiling": round(ceiling, 1), "driver_exit_codes": exit_codes,
-            # Locust exits 1 when requests failed: recorded, the run still counts.
-            "driver_reported_failures": any(code == 1 for code in exit_codes)}
+            reasons.append(
+                f"{host}: telemetry shows the load driver at {used / procs:.2f} of a core per "
+                f"process (limit {cpu_limit:.2f})"
+            )
+    return {
+        "client_bound": bool(reasons),
+        "client_bound_reasons": reasons,
+        "rate": round(rate, 3),
+        "ceiling": round(ceiling, 1),
+        "driver_exit_codes": exit_codes,
+        # Locust exits 1 when requests failed: recorded, the run still counts.
+        "driver_reported_failures": any(code == 1 for code in exit_codes),
+    }
 
 
 def cmd_assess(args) -> int:
@@ -478,8 +682,16 @@ def cmd_assess(args) -> int:
     calibration = json.loads(text if text.lstrip().startswith("{") else Path(text).read_text())
     host_cores = json.loads(args.host_cores) if args.host_cores else None
     client_dirs = [Path(d) for d in args.client_dirs] if args.client_dirs else [Path(args.run_dir)]
-    doc = assess(Path(args.run_dir), args.profile, args.driver, calibration, client_dirs, args.ratio,
-                 args.cpu_limit, host_cores)
+    doc = assess(
+        Path(args.run_dir),
+        args.profile,
+        args.driver,
+        calibration,
+        client_dirs,
+        args.ratio,
+        args.cpu_limit,
+        host_cores,
+    )
     print(json.dumps(doc))
     return 0
 
@@ -488,27 +700,41 @@ def cmd_assess(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="whiskey_load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="whiskey_load", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def target(p, path_default=DEFAULT_PATH):
         p.add_argument("--url", required=True, help="base URL of the server under test (http://host:port)")
-        p.add_argument("--path", default=path_default,
-                       help="request path; {id} becomes a random id in 1..corpus-size (default %(default)s)")
+        p.add_argument(
+            "--path",
+            default=path_default,
+            help="request path; {id} becomes a random id in 1..corpus-size (default %(default)s)",
+        )
         p.add_argument("--corpus-size", type=int, default=900000, help="ids 1..N (default %(default)s)")
 
     def wrk_opts(p):
         p.add_argument("--wrk", default="wrk", help="wrk binary (default %(default)s)")
-        p.add_argument("--lua", type=Path, default=HERE / "whiskey.lua", help="wrk script (default: beside me)")
-        p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                       help="wrk threads (default: this host's cores, %(default)s)")
+        p.add_argument(
+            "--lua", type=Path, default=HERE / "whiskey.lua", help="wrk script (default: beside me)"
+        )
+        p.add_argument(
+            "--threads",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="wrk threads (default: this host's cores, %(default)s)",
+        )
         p.add_argument("--request-timeout", type=int, default=10, help="wrk --timeout seconds")
 
     def locust_opts(p):
         p.add_argument("--locust", default="locust", help="locust binary (default %(default)s)")
-        p.add_argument("--processes", type=int, default=1,
-                       help="Locust processes on this host (--processes; >1 = one master and N workers)")
+        p.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="Locust processes on this host (--processes; >1 = one master and N workers)",
+        )
 
     p = sub.add_parser("wrk", help="throughput profile with wrk")
     target(p)
@@ -533,14 +759,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", type=parse_levels, default=[8, 32, 128])
     p.add_argument("--level-time", type=parse_duration, default=30.0)
     p.add_argument("--warmup", type=parse_duration, default=0.0)
-    p.add_argument("--mode", choices=["standalone", "master", "worker"], default="standalone",
-                   help="distributed Locust across client hosts: one master, workers on every client")
+    p.add_argument(
+        "--mode",
+        choices=["standalone", "master", "worker"],
+        default="standalone",
+        help="distributed Locust across client hosts: one master, workers on every client",
+    )
     p.add_argument("--master-host", default="127.0.0.1")
     p.add_argument("--master-port", type=int, default=5557)
     p.add_argument("--expect-workers", type=int, default=1, help="master: worker processes to wait for")
     p.add_argument("--expect-workers-max-wait", type=int, default=60)
-    p.add_argument("--local-processes", type=int, default=0,
-                   help="master: worker processes to start on this host as well")
+    p.add_argument(
+        "--local-processes",
+        type=int,
+        default=0,
+        help="master: worker processes to start on this host as well",
+    )
     p.add_argument("--warmup-only", action="store_true", help="run the warm-up alone, record nothing")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_locust)
@@ -570,7 +804,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", help="JSON (inline or a file): {client: {rps, processes, ...}}")
     p.add_argument("--host-cores", help='JSON: {"client": cores}, to read client telemetry')
     p.add_argument("--client-dirs", nargs="*", help="folders holding each client's driver.json")
-    p.add_argument("--ratio", type=float, default=0.25, help="rate / ceiling above which a run is client-bound")
+    p.add_argument(
+        "--ratio", type=float, default=0.25, help="rate / ceiling above which a run is client-bound"
+    )
     p.add_argument("--cpu-limit", type=float, default=0.9, help="driver cores per process counted as full")
     p.set_defaults(func=cmd_assess)
     return parser

@@ -1,0 +1,315 @@
+"""whiskey_load.py against a real HTTP server on loopback, with the real wrk and the real Locust 2.47.
+
+The server answers /quotes/byId?id=N with 200 for N <= 50 and 500 above (so error counting is exercised),
+/quotes/sayHello and /whiskey/ping with 200. wrk comes from the distribution (`apt-get install wrk`); Locust from
+WHISKEY_LOCUST (path of its `locust`), the PATH, or .cache/locust-venv (scripts/setup.sh makes it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+FILES = Path(__file__).resolve().parents[1] / "files"
+RUNNER = FILES / "whiskey_load.py"
+ROOT = Path(__file__).resolve().parents[3]
+
+spec = importlib.util.spec_from_file_location("whiskey_load", RUNNER)
+whiskey_load = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(whiskey_load)
+
+
+def _locust_bin() -> str | None:
+    for candidate in (
+        os.environ.get("WHISKEY_LOCUST"),
+        shutil.which("locust"),
+        str(ROOT / ".cache/locust-venv/bin/locust"),
+    ):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+WRK = shutil.which("wrk")
+LOCUST = _locust_bin()
+needs_wrk = pytest.mark.skipif(WRK is None, reason="wrk is not installed (apt-get install wrk)")
+needs_locust = pytest.mark.skipif(LOCUST is None, reason="locust 2.47 not found (WHISKEY_LOCUST or PATH)")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        status = 404
+        if url.path == "/quotes/byId":
+            ident = int(parse_qs(url.query).get("id", ["0"])[0])
+            status = 200 if 1 <= ident <= 50 else 500
+        elif url.path in ("/quotes/sayHello", "/whiskey/ping"):
+            status = 200
+        body = b"quote\n" if status == 200 else b"error\n"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, str(RUNNER), *args], capture_output=True, text=True, timeout=180, check=False
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_help_lists_every_subcommand():
+    out = run("--help").stdout
+    for sub in ("wrk", "locust", "calibrate", "normalise", "assess"):
+        assert sub in out
+
+
+def test_durations_and_levels_parse():
+    assert whiskey_load.parse_duration("2m") == 120
+    assert whiskey_load.parse_duration("15s") == 15
+    assert whiskey_load.parse_duration("1h") == 3600
+    assert whiskey_load.parse_levels("[8, 32,128]") == [8, 32, 128]
+    assert whiskey_load.client_share(128, 3, 0) == 43
+    assert sum(whiskey_load.client_share(128, 3, i) for i in range(3)) == 128
+    bad = run("wrk", "--url", "http://x", "--levels", "0", "--out", "/tmp/x", check=False)
+    assert bad.returncode == 2 and "positive" in bad.stderr
+
+
+@needs_wrk
+def test_wrk_levels_give_throughput_json(server, tmp_path):
+    out = tmp_path / "wrk"
+    run(
+        "wrk",
+        "--url",
+        server,
+        "--corpus-size",
+        "50",
+        "--levels",
+        "2,4",
+        "--level-time",
+        "2s",
+        "--warmup",
+        "1",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    )
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["driver.json", "wrk-c2.json", "wrk-c2.txt", "wrk-c4.json", "wrk-c4.txt"]
+    assert "Requests/sec" in (out / "wrk-c2.txt").read_text()
+    doc = json.loads(run("normalise", "--driver", "wrk", str(out)).stdout)
+    assert doc["driver"] == "wrk"
+    assert [lvl["concurrency"] for lvl in doc["levels"]] == [2, 4]
+    for lvl in doc["levels"]:
+        assert lvl["requests"] > 0 and lvl["errors"] == 0 and lvl["non_2xx"] == 0
+        assert lvl["rps"] == pytest.approx(lvl["requests"] / lvl["duration_s"], rel=0.01)
+        assert 0 < lvl["latency_ms"]["p50"] <= lvl["latency_ms"]["p99"] <= lvl["latency_ms"]["max"]
+    driver = json.loads((out / "driver.json").read_text())
+    assert [r["label"] for r in driver["runs"]] == ["warm-up", "c2", "c4"]
+    assert driver["runs"][0]["recorded"] is False and driver["measured_cpu_s"] > 0
+
+
+@needs_wrk
+def test_wrk_counts_error_answers(server, tmp_path):
+    out = tmp_path / "wrk"
+    # ids 1..100: about half answer 500.
+    run(
+        "wrk",
+        "--url",
+        server,
+        "--corpus-size",
+        "100",
+        "--levels",
+        "2",
+        "--level-time",
+        "2s",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    )
+    level = whiskey_load.normalise([out], "wrk")["levels"][0]
+    assert 0.3 < level["non_2xx"] / level["requests"] < 0.7
+    assert level["errors"] >= level["non_2xx"]
+
+
+@needs_wrk
+def test_two_wrk_clients_merge(server, tmp_path):
+    for index in (0, 1):
+        run(
+            "wrk",
+            "--url",
+            server,
+            "--corpus-size",
+            "50",
+            "--levels",
+            "4",
+            "--level-time",
+            "1s",
+            "--threads",
+            "1",
+            "--clients",
+            "2",
+            "--client-index",
+            str(index),
+            "--out",
+            str(tmp_path / f"c{index}"),
+        )
+    single = [whiskey_load.normalise([tmp_path / f"c{i}"], "wrk")["levels"][0] for i in (0, 1)]
+    merged = whiskey_load.normalise([tmp_path / "c0", tmp_path / "c1"], "wrk")["levels"][0]
+    assert merged["requests"] == single[0]["requests"] + single[1]["requests"]
+    assert merged["rps"] == pytest.approx(single[0]["rps"] + single[1]["rps"], abs=0.01)
+    assert merged["latency_ms"]["p99"] == max(s["latency_ms"]["p99"] for s in single)
+    assert merged["clients"] == 2
+    # Each client ran 2 of the level's 4 connections.
+    argv = json.loads((tmp_path / "c1" / "driver.json").read_text())["runs"][0]["argv"]
+    assert "-c2" in argv
+
+
+@needs_wrk
+def test_calibrate_with_wrk(server):
+    doc = json.loads(
+        run(
+            "calibrate",
+            "--driver",
+            "wrk",
+            "--url",
+            server,
+            "--seconds",
+            "2",
+            "--connections",
+            "4",
+            "--threads",
+            "1",
+        ).stdout
+    )
+    assert doc["rps"] > 0 and doc["requests"] > 0
+    assert doc["endpoint"] == server + "/whiskey/ping"
+
+
+@needs_locust
+def test_locust_seed_run_writes_the_results_files(server, tmp_path):
+    out = tmp_path / "seed"
+    run(
+        "locust",
+        "--locust",
+        LOCUST,
+        "--profile",
+        "seed",
+        "--url",
+        server,
+        "--corpus-size",
+        "50",
+        "--users",
+        "10",
+        "--spawn-rate",
+        "10",
+        "--run-time",
+        "4s",
+        "--out",
+        str(out),
+    )
+    for name in (
+        "locust_stats.csv",
+        "locust_stats_history.csv",
+        "locust_failures.csv",
+        "locust_exceptions.csv",
+        "locust_report.html",
+        "driver.json",
+    ):
+        assert (out / name).is_file(), name
+    total = whiskey_load.read_locust_aggregate(out / "locust_stats.csv")
+    # 10 users thinking 1-3 s for ~4 s: a handful of requests each, all answered 200.
+    assert 10 <= total["requests"] <= 60 and total["failures"] == 0
+    assert json.loads((out / "driver.json").read_text())["locust_exit_codes"] == [0]
+
+
+@needs_locust
+def test_locust_failures_are_recorded_not_fatal(server, tmp_path):
+    out = tmp_path / "fast"
+    # ids up to 100: about half answer 500 -> Locust exits 1; the runner records it and succeeds.
+    run(
+        "locust",
+        "--locust",
+        LOCUST,
+        "--profile",
+        "throughput",
+        "--url",
+        server,
+        "--corpus-size",
+        "100",
+        "--levels",
+        "2",
+        "--level-time",
+        "3s",
+        "--out",
+        str(out),
+    )
+    driver = json.loads((out / "driver.json").read_text())
+    assert driver["locust_exit_codes"] == [1] and driver["error"] is None
+    level = whiskey_load.normalise([out], "locust")["levels"][0]
+    assert level["requests"] > 0
+    assert level["non_2xx"] == level["errors"] > 0
+
+
+@needs_locust
+def test_assess_marks_a_client_bound_run(server, tmp_path):
+    out = tmp_path / "run"
+    run(
+        "locust",
+        "--locust",
+        LOCUST,
+        "--profile",
+        "throughput",
+        "--url",
+        server,
+        "--corpus-size",
+        "50",
+        "--path",
+        "/quotes/sayHello",
+        "--levels",
+        "4",
+        "--level-time",
+        "3s",
+        "--out",
+        str(out),
+    )
+    (out / "throughput.json").write_text(json.dumps(whiskey_load.normalise([out], "locust")))
+    rate = json.loads((out / "throughput.json").read_text())["levels"][0]["rps"]
+    low = {"client": {"rps": rate * 2, "processes": 1}}  # the run reached 50% of the ceiling
+    high = {"client": {"rps": rate * 100, "processes": 1}}
+    bound = whiskey_load.assess(out, "throughput", "locust", low, [out], cpu_limit=5.0)
+    free = whiskey_load.assess(out, "throughput", "locust", high, [out], cpu_limit=5.0)
+    assert bound["client_bound"] and "ceiling" in bound["client_bound_reasons"][0]
+    assert not free["client_bound"] and free["client_bound_reasons"] == []
+    # A busy FastHttpUser process with no think time uses most of a core: the CPU rule catches it at 0.05.
+    assert whiskey_load.assess(out, "throughput", "locust", high, [out], cpu_limit=0.05)["client_bound"]
