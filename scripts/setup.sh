@@ -44,16 +44,11 @@ step "python venv (.venv)"
 if [ ! -x .venv/bin/python ] || ! cmp -s requirements/controller.txt .venv/.requirements 2>/dev/null \
    || ! cat app/requirements*.txt report/requirements*.txt 2>/dev/null | cmp -s - .venv/.requirements-packages; then
   "$PYTHON" -m venv .venv
-  .venv/bin/pip install -q -r requirements/controller.txt
-  if [ -f app/pyproject.toml ]; then
-    # The app and its test tools, for the app's tests on the controller (uWSGI compiles: ~40 s once).
-    .venv/bin/pip install -q -r app/requirements.txt -r app/requirements-dev.txt
-    .venv/bin/pip install -q --no-deps -e app
-  fi
-  if [ -f report/pyproject.toml ]; then
-    .venv/bin/pip install -q -r report/requirements.txt
-    .venv/bin/pip install -q --no-deps -e report
-  fi
+  # One resolver run over every pinned set: the controller's tools, the app (its tests run here; uWSGI compiles
+  # once, ~40 s) and the report.
+  .venv/bin/pip install -q -r requirements/controller.txt \
+    -r app/requirements.txt -r app/requirements-dev.txt -r report/requirements.txt
+  .venv/bin/pip install -q --no-deps -e app -e report
   cp requirements/controller.txt .venv/.requirements
   cat app/requirements*.txt report/requirements*.txt 2>/dev/null > .venv/.requirements-packages || true
 fi

@@ -11,11 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from es_server import ElasticsearchNode, archive_path  # noqa: E402
-
-from quoteserver import create_app  # noqa: E402
-from quoteserver.corpus import DEFAULT_FORTUNES_DIR, Corpus, load_corpus  # noqa: E402
-from quoteserver.loader import main as load_main  # noqa: E402
+from es_server import ElasticsearchNode, archive_path
+from quoteserver import create_app
+from quoteserver.corpus import DEFAULT_FORTUNES_DIR, Corpus, load_corpus
+from quoteserver.loader import main as load_main
 
 CORPUS_SIZE = 2000
 INDEX = "quotes"
@@ -49,8 +48,18 @@ def corpus() -> Corpus:
 @pytest.fixture(scope="session")
 def loaded_index(es_node: ElasticsearchNode, corpus: Corpus) -> int:
     source = "fortunes" if corpus.source.startswith("fortunes:") else str(SAMPLE_JSONL)
-    argv = ["--es-url", es_node.url, "--index", INDEX, "--size", str(CORPUS_SIZE), "--source", source,
-            "--no-progress", "--no-merge", "--json"]
+    argv = [
+        "--es-url",
+        es_node.url,
+        "--index",
+        INDEX,
+        "--size",
+        str(CORPUS_SIZE),
+        "--source",
+        source,
+        "--no-progress",
+        "--json",
+    ]
     assert load_main(argv) == 0
     return CORPUS_SIZE
 

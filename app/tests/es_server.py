@@ -6,6 +6,7 @@ setpriv, in a temporary directory that user owns.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -95,7 +96,13 @@ class ElasticsearchNode:
         }
         cmd = [str(self.home / "bin" / "elasticsearch"), "-p", str(self.workdir / "es.pid")]
         if os.geteuid() == 0:
-            cmd = ["setpriv", f"--reuid={RUN_AS}", f"--regid={pwd.getpwnam(RUN_AS).pw_gid}", "--clear-groups", *cmd]
+            cmd = [
+                "setpriv",
+                f"--reuid={RUN_AS}",
+                f"--regid={pwd.getpwnam(RUN_AS).pw_gid}",
+                "--clear-groups",
+                *cmd,
+            ]
         (self.workdir / "es.pid").unlink(missing_ok=True)
         log = (self.workdir / "stdout.log").open("ab")
         self.proc = subprocess.Popen(
@@ -132,7 +139,21 @@ class ElasticsearchNode:
                 self.proc.wait(timeout=10)
 
     def pause(self) -> None:
-        os.kill(self.server_pid(), signal.SIGSTOP)
+        """Freeze the server JVM (a hung node). SIGSTOP lands asynchronously: wait until every thread stopped."""
+        pid = self.server_pid()
+        os.kill(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            states = []
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                try:
+                    states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+                except (OSError, IndexError):
+                    continue
+            if states and all(state in "Tt" for state in states):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"Elasticsearch (pid {pid}) did not stop within 10 s")
 
     def resume(self) -> None:
         os.kill(self.server_pid(), signal.SIGCONT)
@@ -140,10 +161,8 @@ class ElasticsearchNode:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        try:
+        with contextlib.suppress(OSError, ValueError):
             os.kill(self.server_pid(), signal.SIGCONT)
-        except (OSError, ValueError):
-            pass
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=30)

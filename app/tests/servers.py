@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-
 from es_server import free_port
 
 BIN = Path(sys.executable).parent
@@ -39,17 +38,48 @@ def command(server: str, port: int, workers: int = 2) -> list[str]:
     if server == "gunicorn":
         return [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "30", app]
     if server == "uwsgi":
-        return [str(BIN / "uwsgi"), "--http", f"127.0.0.1:{port}", "--module", app, "--master",
-                "--processes", str(workers), "--threads", "1", "--need-app", "--disable-logging",
-                "--die-on-term", "--http-keepalive"]
+        return [
+            str(BIN / "uwsgi"),
+            "--http",
+            f"127.0.0.1:{port}",
+            "--module",
+            app,
+            "--master",
+            "--processes",
+            str(workers),
+            "--threads",
+            "1",
+            "--need-app",
+            "--disable-logging",
+            "--die-on-term",
+            "--http-keepalive",
+        ]
     if server == "granian":
-        return [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(workers), app]
+        return [
+            str(BIN / "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            app,
+        ]
     if server == "waitress":
         return [str(BIN / "waitress-serve"), f"--listen=127.0.0.1:{port}", f"--threads={workers}", app]
     if server == "werkzeug":
-        return [sys.executable, "-m", "quoteserver.devserver", "--host", "127.0.0.1", "--port", str(port),
-                "--quiet"]
+        return [
+            sys.executable,
+            "-m",
+            "quoteserver.devserver",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--quiet",
+        ]
     raise ValueError(server)
 
 
@@ -61,8 +91,13 @@ def running(server: str, env: dict[str, str], logdir: Path, workers: int = 2) ->
     if server == "waitress":
         full_env.setdefault("QUOTESERVER_THREADS", str(workers))
     with log.open("wb") as out:
-        proc = subprocess.Popen(command(server, port, workers), env=full_env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command(server, port, workers),
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     running_server = RunningServer(proc, f"http://127.0.0.1:{port}", log)
     try:
         deadline = time.monotonic() + 60

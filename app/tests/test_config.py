@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from quoteserver import create_app
 from quoteserver.config import Config, ConfigError
 from quoteserver.es_client import ClientHolder
@@ -17,8 +16,13 @@ def test_defaults() -> None:
 
 def test_pool_follows_threads_unless_set() -> None:
     assert Config.from_env({"QUOTESERVER_THREADS": "8"}).es_pool_size == 8
-    env = {"QUOTESERVER_THREADS": "8", "QUOTESERVER_ES_POOL_SIZE": "3", "QUOTESERVER_ES_TIMEOUT": "0.5",
-           "QUOTESERVER_ES_URL": "http://es:9201", "QUOTESERVER_INDEX": "other"}
+    env = {
+        "QUOTESERVER_THREADS": "8",
+        "QUOTESERVER_ES_POOL_SIZE": "3",
+        "QUOTESERVER_ES_TIMEOUT": "0.5",
+        "QUOTESERVER_ES_URL": "http://es:9201",
+        "QUOTESERVER_INDEX": "other",
+    }
     assert Config.from_env(env) == Config("http://es:9201", "other", 0.5, 3)
 
 

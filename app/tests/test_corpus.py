@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from quoteserver.corpus import (
     DEFAULT_FORTUNES_DIR,
     UNKNOWN_AUTHOR,

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import json_line
-
 from es_server import free_port
+from helpers import json_line
 from quoteserver.loader import main
 
 SAMPLE = Path(__file__).parent / "data" / "sample.jsonl"
@@ -48,9 +47,14 @@ def test_idempotent_then_force_then_resize(es_node, capsys) -> None:
 
     # ids 1..N cycle over the 3 sample quotes; the mapping carries the fingerprint.
     doc = requests.get(f"{es_node.url}/loader-test/_doc/4", timeout=10).json()
-    assert doc["_source"] == {"quote": "A black cat crossing your path signifies that the animal is going somewhere.",
-                              "author": "Groucho Marx"}
-    assert requests.get(f"{es_node.url}/loader-test/_doc/3", timeout=10).json()["_source"]["author"] == "Anonymous"
+    assert doc["_source"] == {
+        "quote": "A black cat crossing your path signifies that the animal is going somewhere.",
+        "author": "Groucho Marx",
+    }
+    assert (
+        requests.get(f"{es_node.url}/loader-test/_doc/3", timeout=10).json()["_source"]["author"]
+        == "Anonymous"
+    )
     assert requests.get(f"{es_node.url}/loader-test/_doc/13", timeout=10).json()["found"] is False
     assert requests.get(f"{es_node.url}/loader-test/_count", timeout=10).json()["count"] == 12
     mapping = requests.get(f"{es_node.url}/loader-test/_mapping", timeout=10).json()
@@ -75,9 +79,22 @@ def test_changed_corpus_or_lost_documents_rebuild(es_node, capsys, tmp_path: Pat
 
 
 def test_merge_to_one_segment(es_node, capsys) -> None:
-    code, result, _ = load(capsys, "--es-url", es_node.url, "--index", "loader-merge", "--source", str(SAMPLE),
-                           "--size", "30", "--chunk-size", "7")
+    code, result, _ = load(
+        capsys,
+        "--es-url",
+        es_node.url,
+        "--index",
+        "loader-merge",
+        "--source",
+        str(SAMPLE),
+        "--size",
+        "30",
+        "--chunk-size",
+        "7",
+        "--merge",
+    )
     assert code == 0 and result["changed"] is True
+    assert result["merge_seconds"] > 0 and result["bulk_seconds"] > 0
     segments = requests.get(f"{es_node.url}/_cat/segments/loader-merge?format=json", timeout=10).json()
     assert len(segments) == 1
 

@@ -24,7 +24,11 @@ def assert_503(response: requests.Response) -> None:
 
 
 def test_outage_and_recovery(es_node, loaded_index, logdir) -> None:
-    env = {"QUOTESERVER_ES_URL": es_node.url, "QUOTESERVER_INDEX": "quotes", "QUOTESERVER_ES_TIMEOUT": str(TIMEOUT_S)}
+    env = {
+        "QUOTESERVER_ES_URL": es_node.url,
+        "QUOTESERVER_INDEX": "quotes",
+        "QUOTESERVER_ES_TIMEOUT": str(TIMEOUT_S),
+    }
     with running("gunicorn", env, logdir, workers=2) as server:
         by_id = f"{server.url}/quotes/byId?id={loaded_index}"
         workers = server.children()

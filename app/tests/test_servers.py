@@ -13,7 +13,11 @@ SERVERS = ["gunicorn", "uwsgi", "granian", "waitress", "werkzeug"]
 
 
 def es_env(es_node, timeout: str = "2") -> dict[str, str]:
-    return {"QUOTESERVER_ES_URL": es_node.url, "QUOTESERVER_INDEX": "quotes", "QUOTESERVER_ES_TIMEOUT": timeout}
+    return {
+        "QUOTESERVER_ES_URL": es_node.url,
+        "QUOTESERVER_INDEX": "quotes",
+        "QUOTESERVER_ES_TIMEOUT": timeout,
+    }
 
 
 def test_gunicorn_two_workers(es_node, loaded_index, logdir) -> None:
@@ -25,7 +29,11 @@ def test_gunicorn_two_workers(es_node, loaded_index, logdir) -> None:
             r = session.get(f"{server.url}/quotes/byId", params={"id": quote_id}, timeout=10)
             assert r.status_code == 200, (quote_id, r.text)
             assert "quote-text" in r.text
-        for quote_id in [loaded_index + 1, loaded_index + 1000, *random.sample(range(loaded_index + 1, 10**7), 10)]:
+        for quote_id in [
+            loaded_index + 1,
+            loaded_index + 1000,
+            *random.sample(range(loaded_index + 1, 10**7), 10),
+        ]:
             r = session.get(f"{server.url}/quotes/byId", params={"id": quote_id}, timeout=10)
             assert r.status_code == 404 and r.json()["error"] == "not_found"
         for _ in range(10):

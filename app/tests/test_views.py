@@ -6,9 +6,8 @@ import html
 import time
 
 import pytest
-from helpers import expected
-
 from es_server import free_port
+from helpers import expected
 from quoteserver import create_app
 
 
@@ -63,8 +62,19 @@ def test_id_beyond_corpus_is_404(client, loaded_index) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["", "?id=", "?id=abc", "?id=0", "?id=-1", "?id=1.5", "?id=1e3", "?id=%201", "?id=" + "9" * 40,
-              "?id=1&format=xml"]
+    "query",
+    [
+        "",
+        "?id=",
+        "?id=abc",
+        "?id=0",
+        "?id=-1",
+        "?id=1.5",
+        "?id=1e3",
+        "?id=%201",
+        "?id=" + "9" * 40,
+        "?id=1&format=xml",
+    ],
 )
 def test_bad_input_is_400(client, loaded_index, query: str) -> None:
     body = assert_json_error(client.get(f"/quotes/byId{query}"), 400)
@@ -115,8 +125,9 @@ def test_empty_index_is_503_and_not_cached(es_node) -> None:
     try:
         client = create_app({"es_url": es_node.url, "index": "empty-quotes"}).test_client()
         assert_json_error(client.get("/quotes/random"), 503)
-        requests.put(f"{es_node.url}/empty-quotes/_doc/1?refresh=true", json={"quote": "q", "author": "a"},
-                     timeout=30).raise_for_status()
+        requests.put(
+            f"{es_node.url}/empty-quotes/_doc/1?refresh=true", json={"quote": "q", "author": "a"}, timeout=30
+        ).raise_for_status()
         assert client.get("/quotes/random?format=json").get_json() == {"id": 1, "quote": "q", "author": "a"}
     finally:
         requests.delete(f"{es_node.url}/empty-quotes", timeout=30)

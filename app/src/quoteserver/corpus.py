@@ -123,9 +123,7 @@ def read_fortunes(directory: Path = DEFAULT_FORTUNES_DIR) -> Corpus:
         records.extend(parse_fortunes(text))
     if not records:
         raise CorpusError(f"no fortunes found in {directory} (apt-get install fortunes fortunes-min)")
-    return Corpus(
-        source=f"fortunes:{directory}", records=tuple(records), files=tuple(p.name for p in files)
-    )
+    return Corpus(source=f"fortunes:{directory}", records=tuple(records), files=tuple(p.name for p in files))
 
 
 def _record(quote: object, author: object, where: str) -> QuoteRecord:

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -56,6 +56,7 @@ class Result:
     index: str
     fingerprint: str
     message: str
+    phases: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> str:
         return json.dumps(
@@ -67,6 +68,7 @@ class Result:
                 "index_size_bytes": self.index_size_bytes,
                 "index": self.index,
                 "fingerprint": self.fingerprint,
+                **{name: round(value, 3) for name, value in self.phases.items()},
             }
         )
 
@@ -144,7 +146,11 @@ class Loader:
     def up_to_date(self, fp: str, size: int) -> bool:
         return self.current_fingerprint() == fp and self.count() == size
 
-    def rebuild(self, corpus: Corpus, size: int, fp: str, *, threads: int, chunk_size: int, merge: bool) -> int:
+    def rebuild(
+        self, corpus: Corpus, size: int, fp: str, *, threads: int, chunk_size: int, merge: bool
+    ) -> dict[str, float]:
+        """Delete, create, bulk-load, commit; returns the phases' durations and the document count."""
+        t0 = time.monotonic()
         self.client.indices.delete(index=self.index, ignore_unavailable=True)
         self.client.indices.create(
             index=self.index,
@@ -156,11 +162,16 @@ class Loader:
                 "translog": {"durability": "async"},
             },
             # The fingerprint is written only once the load completed, so a broken load is never "up to date".
-            mappings={"dynamic": "strict", "_meta": {META_KEY: {"state": "loading"}}, "properties": MAPPING_PROPERTIES},
+            mappings={
+                "dynamic": "strict",
+                "_meta": {META_KEY: {"state": "loading"}},
+                "properties": MAPPING_PROPERTIES,
+            },
             wait_for_active_shards="1",
         )
         sources = [
-            json.dumps({"quote": r.quote, "author": r.author}, ensure_ascii=False).encode() for r in corpus.records
+            json.dumps({"quote": r.quote, "author": r.author}, ensure_ascii=False).encode()
+            for r in corpus.records
         ]
 
         def actions() -> Iterator[tuple[dict[str, Any], bytes]]:
@@ -185,6 +196,7 @@ class Loader:
                 self.progress.update(done)
         if self.progress:
             self.progress.finish(done)
+        bulk_seconds = time.monotonic() - t0
         self.client.indices.put_settings(
             index=self.index,
             settings={"index": {"refresh_interval": None, "translog": {"durability": "request"}}},
@@ -192,11 +204,14 @@ class Loader:
         self.client.indices.refresh(index=self.index)
         # Commit to disk: with the async translog, a node killed right after the load would lose documents.
         self.client.indices.flush(index=self.index, wait_if_ongoing=True)
+        merge_seconds = 0.0
         if merge:
-            # One segment: every server under test reads the same, stable index.
-            self.client.options(request_timeout=1800).indices.forcemerge(
+            # One segment, for a read-only index that is the same on every load (costly: about 1.5x the bulk).
+            t1 = time.monotonic()
+            self.client.options(request_timeout=3600).indices.forcemerge(
                 index=self.index, max_num_segments=1, wait_for_completion=True
             )
+            merge_seconds = time.monotonic() - t1
         loaded = self.count()
         if loaded != size:
             raise LoaderError(f"index {self.index!r} holds {loaded} documents after loading {size}")
@@ -215,7 +230,7 @@ class Loader:
                 }
             },
         )
-        return done
+        return {"documents": done, "bulk_seconds": bulk_seconds, "merge_seconds": merge_seconds}
 
 
 def es_version(client: Elasticsearch, url: str) -> str:
@@ -244,20 +259,41 @@ def run(args: argparse.Namespace, human: TextIO) -> Result:
         loader = Loader(client, args.index, progress)
         if not args.force and loader.up_to_date(fp, args.size):
             seconds = time.monotonic() - started
-            return Result(False, args.size, seconds, 0.0, loader.size_bytes(), args.index, fp,
-                          f"index {args.index!r} is up to date ({args.size} documents, fingerprint {fp[:12]})")
+            return Result(
+                False,
+                args.size,
+                seconds,
+                0.0,
+                loader.size_bytes(),
+                args.index,
+                fp,
+                f"index {args.index!r} is up to date ({args.size} documents, fingerprint {fp[:12]})",
+            )
         t0 = time.monotonic()
-        loaded = loader.rebuild(
+        phases = loader.rebuild(
             corpus, args.size, fp, threads=args.threads, chunk_size=args.chunk_size, merge=args.merge
         )
         seconds = time.monotonic() - t0
-        rate = loaded / seconds if seconds > 0 else 0.0
+        loaded = int(phases.pop("documents"))
+        # The indexing rate: documents over the bulk phase (seconds also counts commit and optional merge).
+        rate = loaded / phases["bulk_seconds"] if phases["bulk_seconds"] > 0 else 0.0
         size_bytes = loader.size_bytes()
-        return Result(True, loaded, seconds, rate, size_bytes, args.index, fp,
-                      f"loaded {loaded} documents into {args.index!r} in {seconds:.1f} s "
-                      f"({rate:,.0f} docs/s), index size {size_bytes / 2**20:.1f} MiB")
+        return Result(
+            True,
+            loaded,
+            seconds,
+            rate,
+            size_bytes,
+            args.index,
+            fp,
+            f"loaded {loaded} documents into {args.index!r} in {seconds:.1f} s "
+            f"(bulk {phases['bulk_seconds']:.1f} s at {rate:,.0f} docs/s"
+            + (f", merge {phases['merge_seconds']:.1f} s" if args.merge else "")
+            + f"), index size {size_bytes / 2**20:.1f} MiB",
+            phases,
+        )
     except BulkIndexError as exc:
-        first = exc.errors[0] if exc.errors else {}
+        first = str(exc.errors[0] if exc.errors else {})[:300]
         raise LoaderError(f"bulk indexing failed for {len(exc.errors)} document(s), first: {first}") from None
     except (ConnectionTimeout, ESConnectionError) as exc:
         raise LoaderError(f"lost Elasticsearch at {args.es_url}: {_reason(exc)}") from None
@@ -284,28 +320,54 @@ def build_parser() -> argparse.ArgumentParser:
         "Does nothing when the index already holds this corpus and N documents.",
         epilog="Exit status: 0 loaded or up to date, 1 Elasticsearch error, 2 bad arguments, 3 corpus error.",
     )
-    parser.add_argument("--es-url", default=os.environ.get("QUOTESERVER_ES_URL", DEFAULT_ES_URL),
-                        help="Elasticsearch URL (default: $QUOTESERVER_ES_URL or %(default)s)")
-    parser.add_argument("--index", default=os.environ.get("QUOTESERVER_INDEX", DEFAULT_INDEX),
-                        help="index name (default: $QUOTESERVER_INDEX or %(default)s)")
-    parser.add_argument("--size", type=_positive, default=900000,
-                        help="number of documents, ids 1..N (default %(default)s, the original's)")
-    parser.add_argument("--source", default="fortunes",
-                        help="'fortunes' (Debian's fortune files) or a .jsonl/.csv file of {quote, author}")
-    parser.add_argument("--fortunes-dir", default=str(DEFAULT_FORTUNES_DIR),
-                        help="where the fortune files are (default %(default)s)")
+    parser.add_argument(
+        "--es-url",
+        default=os.environ.get("QUOTESERVER_ES_URL", DEFAULT_ES_URL),
+        help="Elasticsearch URL (default: $QUOTESERVER_ES_URL or %(default)s)",
+    )
+    parser.add_argument(
+        "--index",
+        default=os.environ.get("QUOTESERVER_INDEX", DEFAULT_INDEX),
+        help="index name (default: $QUOTESERVER_INDEX or %(default)s)",
+    )
+    parser.add_argument(
+        "--size",
+        type=_positive,
+        default=900000,
+        help="number of documents, ids 1..N (default %(default)s, the original's)",
+    )
+    parser.add_argument(
+        "--source",
+        default="fortunes",
+        help="'fortunes' (Debian's fortune files) or a .jsonl/.csv file of {quote, author}",
+    )
+    parser.add_argument(
+        "--fortunes-dir",
+        default=str(DEFAULT_FORTUNES_DIR),
+        help="where the fortune files are (default %(default)s)",
+    )
     parser.add_argument("--force", action="store_true", help="rebuild the index even when it is up to date")
-    parser.add_argument("--no-merge", dest="merge", action="store_false",
-                        help="skip the final force-merge to one segment")
-    parser.add_argument("--threads", type=_positive, default=2, help="parallel bulk requests (default %(default)s)")
-    parser.add_argument("--chunk-size", type=_positive, default=5000,
-                        help="documents per bulk request (default %(default)s)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds per Elasticsearch request (default %(default)s)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="force-merge the index to one segment after loading (slower load, same index every time)",
+    )
+    parser.add_argument(
+        "--threads", type=_positive, default=2, help="parallel bulk requests (default %(default)s)"
+    )
+    parser.add_argument(
+        "--chunk-size", type=_positive, default=5000, help="documents per bulk request (default %(default)s)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds per Elasticsearch request (default %(default)s)"
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    parser.add_argument("--json", action="store_true",
-                        help="print one final JSON line (changed, documents, seconds, docs_per_s, "
-                        "index_size_bytes) on stdout; other messages go to stderr")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one final JSON line (changed, documents, seconds, docs_per_s, bulk_seconds, merge_seconds, "
+        "index_size_bytes) on stdout; other messages go to stderr",
+    )
     parser.add_argument("--version", action="version", version=f"quoteserver-load {__version__}")
     return parser
 

@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from .errors import BadRequest, BackendUnavailable, error_response
+from .errors import BackendUnavailable, BadRequest, error_response
 from .quote_store import Quote, QuoteStore
 
 bp = Blueprint("quotes", __name__)
@@ -40,8 +40,8 @@ def _parse_id(raw: str | None) -> int:
     return quote_id
 
 
-def _render(quote: Quote) -> Response | str:
-    if _wants_json():
+def _render(quote: Quote, as_json: bool) -> Response | str:
+    if as_json:
         return jsonify(quote.as_dict())
     return render_template("quote.html", quote=quote)
 
@@ -49,14 +49,14 @@ def _render(quote: Quote) -> Response | str:
 @bp.get("/quotes/byId")
 def by_id() -> Response | str:
     quote_id = _parse_id(request.args.get("id"))
-    _wants_json()  # reject a bad ?format= before touching the backend
-    return _render(_store().get(quote_id))
+    as_json = _wants_json()  # a bad ?format= is rejected before the backend is asked
+    return _render(_store().get(quote_id), as_json)
 
 
 @bp.get("/quotes/random")
 def random_quote() -> Response | str:
-    _wants_json()
-    return _render(_store().random())
+    as_json = _wants_json()
+    return _render(_store().random(), as_json)
 
 
 @bp.get("/quotes/sayHello")

@@ -722,7 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--threads",
             type=int,
-            default=os.cpu_count() or 1,
+            default=len(os.sched_getaffinity(0)) or 1,
             help="wrk threads (default: this host's cores, %(default)s)",
         )
         p.add_argument("--request-timeout", type=int, default=10, help="wrk --timeout seconds")
