@@ -65,6 +65,9 @@ def command(server: str, port: int, workers: int = 2) -> list[str]:
             str(port),
             "--workers",
             str(workers),
+            # Without it, a worker holding an idle keep-alive connection delays shutdown indefinitely.
+            "--workers-kill-timeout",
+            "2",
             app,
         ]
     if server == "waitress":

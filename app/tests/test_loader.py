@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +41,8 @@ def test_idempotent_then_force_then_resize(es_node, capsys) -> None:
     assert "up to date" in err
     assert second["fingerprint"] == first["fingerprint"]
 
-    code, forced, _ = load(capsys, *base, "--size", "10", "--force")
-    assert code == 0 and forced["changed"] is True
+    code, forced, _ = load(capsys, *base, "--size", "10", "--force", "--no-merge")
+    assert code == 0 and forced["changed"] is True and forced["merge_seconds"] == 0
 
     code, bigger, _ = load(capsys, *base, "--size", "12")
     assert code == 0 and bigger["changed"] is True and bigger["fingerprint"] != first["fingerprint"]
@@ -91,7 +93,6 @@ def test_merge_to_one_segment(es_node, capsys) -> None:
         "30",
         "--chunk-size",
         "7",
-        "--merge",
     )
     assert code == 0 and result["changed"] is True
     assert result["merge_seconds"] > 0 and result["bulk_seconds"] > 0
@@ -139,3 +140,37 @@ def test_errors_are_one_line(es_node, tmp_path: Path, case: str) -> None:
     assert len(errors) == 1 and words in errors[0]
     final = json_line(result.stdout)
     assert final["changed"] is False and words in final["error"]
+
+
+@pytest.mark.skipif(
+    shutil.which("script") is None, reason="needs `script` (util-linux) for a pseudo-terminal"
+)
+def test_progress_bar_on_a_terminal(es_node) -> None:
+    command = shlex.join(
+        [
+            sys.executable,
+            "-m",
+            "quoteserver.loader",
+            "--es-url",
+            es_node.url,
+            "--index",
+            "loader-tty",
+            "--source",
+            str(SAMPLE),
+            "--size",
+            "50",
+            "--no-merge",
+        ]
+    )
+    result = subprocess.run(
+        ["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout
+    assert "[##############################] 100.0% 50/50 docs" in result.stdout
+    quiet = subprocess.run(
+        ["script", "-qec", command + " --force --no-progress", "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert quiet.returncode == 0 and "docs/s " not in quiet.stdout.split("loaded")[0]

@@ -206,7 +206,7 @@ class Loader:
         self.client.indices.flush(index=self.index, wait_if_ongoing=True)
         merge_seconds = 0.0
         if merge:
-            # One segment, for a read-only index that is the same on every load (costly: about 1.5x the bulk).
+            # One segment: a read-only index that is the same on every load (≈14 s for 900k docs, bulk ≈74 s).
             t1 = time.monotonic()
             self.client.options(request_timeout=3600).indices.forcemerge(
                 index=self.index, max_num_segments=1, wait_for_completion=True
@@ -348,9 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--force", action="store_true", help="rebuild the index even when it is up to date")
     parser.add_argument(
-        "--merge",
-        action="store_true",
-        help="force-merge the index to one segment after loading (slower load, same index every time)",
+        "--no-merge",
+        dest="merge",
+        action="store_false",
+        help="skip the final force-merge to one segment (which costs about a fifth of the bulk time and "
+        "gives the same index on every load)",
     )
     parser.add_argument(
         "--threads", type=_positive, default=2, help="parallel bulk requests (default %(default)s)"
