@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
 from servers import running
 
 TIMEOUT_S = 1.0
+
+pytestmark = pytest.mark.slow
 
 
 def timed_get(url: str) -> tuple[requests.Response, float]:

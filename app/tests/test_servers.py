@@ -11,6 +11,8 @@ from servers import BIN, running
 
 SERVERS = ["gunicorn", "uwsgi", "granian", "waitress", "werkzeug"]
 
+pytestmark = pytest.mark.slow
+
 
 def es_env(es_node, timeout: str = "2") -> dict[str, str]:
     return {
