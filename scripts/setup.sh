@@ -16,7 +16,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "system packages"
 need=()
-for pkg in docker.io debootstrap openjdk-17-jdk-headless maven fortunes fortunes-min chromium fonts-liberation; do
+for pkg in docker.io debootstrap openjdk-17-jdk-headless maven fortunes fortunes-min chromium fonts-liberation python3-psutil; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 # A newer docker CLI may already be installed outside Debian's packages: docker.io is still needed for dockerd.

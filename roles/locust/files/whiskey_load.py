@@ -169,7 +169,13 @@ def wrk_command(args, url: str, connections: int, seconds: float) -> list[str]:
     ]
 
 
+def check_url(url: str) -> None:
+    if not re.match(r"^https?://[^/:]+(:\d+)?/?$", url or ""):
+        raise ValueError(f"--url must be a base URL like http://host:port, got {url!r}")
+
+
 def cmd_wrk(args) -> int:
+    check_url(args.url)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rec = Recorder(out, processes=max(1, args.threads))
@@ -199,6 +205,8 @@ def cmd_wrk(args) -> int:
                 )
             if not js.is_file() or js.stat().st_size == 0:
                 raise DriverError(f"wrk c{level} wrote no JSON summary (see wrk-c{level}.txt)")
+            if json.loads(js.read_text())["requests"] == 0:
+                raise DriverError(f"wrk c{level} made no request (see wrk-c{level}.txt)")
     except DriverError as exc:
         rec.write({"driver": "wrk", "error": str(exc)})
         print(f"[whiskey-load] error: {exc}", file=sys.stderr)
@@ -304,6 +312,7 @@ def locust_plan(args) -> list[dict]:
 
 
 def cmd_locust(args) -> int:
+    check_url(args.url)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.locustfile is None:
@@ -387,6 +396,8 @@ def cmd_locust(args) -> int:
                 stats = Path(f"{prefix}_stats.csv")
                 if not stats.is_file():
                     raise DriverError(f"locust {step['label']} wrote no {stats.name} (see {log.name})")
+                if read_locust_aggregate(stats)["requests"] == 0:
+                    raise DriverError(f"locust {step['label']} made no request (see {Path(log.name).name})")
                 entry["failures"] = entry["exit_code"] == 1
     except DriverError as exc:
         rec.write({"driver": "locust", "profile": args.profile, "mode": args.mode, "error": str(exc)})
@@ -411,6 +422,7 @@ def cmd_locust(args) -> int:
 
 def cmd_calibrate(args) -> int:
     """Hit the near-free endpoint as hard as this client can, with the driver the run will use."""
+    check_url(args.url)
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         if args.driver == "wrk":
