@@ -621,21 +621,24 @@ def run_rate(run_dir: Path, profile: str, driver: str) -> float:
 
 
 def telemetry_driver_cores(path: Path, host_cores: int | None) -> float | None:
-    """Mean CPU of the load driver's processes in a client telemetry file, in cores (None if not there)."""
+    """Mean CPU of the load driver's processes while they ran, in cores, from a client telemetry file (None when
+    the file has no per-process data, as with cmonitor_collector's own format)."""
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    values = [
-        s["whiskey_processes"]["cpu_percent"]
-        for s in doc.get("samples", [])
-        if isinstance(s.get("whiskey_processes"), dict)
-        and s["whiskey_processes"].get("cpu_percent") is not None
+    procs = [
+        s["whiskey_processes"] for s in doc.get("samples", []) if isinstance(s.get("whiskey_processes"), dict)
     ]
-    if not values or not host_cores:
+    active = [p for p in procs if p.get("count")]
+    if not active:
+        return None
+    if all(p.get("cpu_cores") is not None for p in active):
+        return sum(p["cpu_cores"] for p in active) / len(active)
+    if not host_cores:
         return None
     # results-format.md: CPU fields are percent of all CPUs the host sees.
-    return sum(values) / len(values) / 100.0 * host_cores
+    return sum(p.get("cpu_percent") or 0.0 for p in active) / len(active) / 100.0 * host_cores
 
 
 def assess(
