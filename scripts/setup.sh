@@ -52,7 +52,7 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements/controller.txt .venv/.requ
   cp requirements/controller.txt .venv/.requirements
   cat app/requirements*.txt report/requirements*.txt 2>/dev/null > .venv/.requirements-packages || true
 fi
-.venv/bin/ansible --version | head -1
+.venv/bin/ansible --version | sed -n 1p
 
 step "Elasticsearch $ES_VERSION archive (Maven Central)"
 mkdir -p .cache/elasticsearch

@@ -668,7 +668,7 @@ def assess(
             per_process = doc.get("cpu_per_process") or 0.0
             if per_process >= cpu_limit:
                 reasons.append(
-                    f"{folder.name}: load driver used {per_process:.2f} of a core per process "
+                    f"{folder.name if folder.parent.name == 'clients' else 'client'}: load driver used {per_process:.2f} of a core per process "
                     f"({doc.get('processes')} processes, limit {cpu_limit:.2f})"
                 )
     for telemetry in sorted(run_dir.glob("telemetry-client-*.json")):
