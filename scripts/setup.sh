@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 ES_VERSION=$(sed -n 's/^elasticsearch_version: *"\{0,1\}\([0-9.]*\)"\{0,1\}.*/\1/p' roles/elasticsearch/defaults/main.yml 2>/dev/null | head -1)
 ES_VERSION=${ES_VERSION:-8.19.7}
+# The same Locust as the clients get (roles/locust), for the load drivers' tests on the controller.
+LOCUST_VERSION=$(sed -n 's/^locust_version: *"\{0,1\}\([0-9.]*\)"\{0,1\}.*/\1/p' roles/locust/defaults/main.yml 2>/dev/null | head -1)
+LOCUST_VERSION=${LOCUST_VERSION:-2.47.0}
 PYTHON=${PYTHON:-python3}
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -16,7 +19,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "system packages"
 need=()
-for pkg in docker.io debootstrap openjdk-17-jdk-headless maven fortunes fortunes-min chromium fonts-liberation python3-psutil; do
+for pkg in docker.io debootstrap openjdk-17-jdk-headless maven fortunes fortunes-min chromium fonts-liberation python3-psutil wrk; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 # A newer docker CLI may already be installed outside Debian's packages: docker.io is still needed for dockerd.
@@ -53,6 +56,13 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements/controller.txt .venv/.requ
   cat app/requirements*.txt report/requirements*.txt 2>/dev/null > .venv/.requirements-packages || true
 fi
 .venv/bin/ansible --version | sed -n 1p
+
+step "Locust for the load-driver tests (.cache/locust-venv)"
+if [ ! -x .cache/locust-venv/bin/locust ]; then
+  "$PYTHON" -m venv .cache/locust-venv
+  .cache/locust-venv/bin/pip install -q "locust==$LOCUST_VERSION"
+fi
+.cache/locust-venv/bin/locust --version
 
 step "Elasticsearch $ES_VERSION archive (Maven Central)"
 mkdir -p .cache/elasticsearch
