@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from whiskey_report.loader import RunSet
 from whiskey_report.stats import cis_overlap, welch
-from whiskey_report.summary import Row
+from whiskey_report.summary import ORIGINAL_SEVEN, Row
 
 # "Fine" for the original's second conclusion: within this fraction of the best scenario, and few failures.
 FINE_WITHIN = 0.10
@@ -99,20 +99,7 @@ def findings(rows: list[Row]) -> list[Finding]:
 
 def _original_conclusions(where: str, group: list[Row], key: str, desc: str, lower: bool) -> list[Finding]:
     by = {r.scenario: r for r in group}
-    originals = [
-        r
-        for r in group
-        if r.scenario
-        in {
-            "werkzeug",
-            "gunicorn",
-            "uwsgi-http",
-            "nginx-werkzeug",
-            "nginx-gunicorn",
-            "nginx-uwsgi-http",
-            "nginx-uwsgi",
-        }
-    ]
+    originals = [r for r in group if r.scenario in ORIGINAL_SEVEN]
     ranked = _best_first(originals, key, lower)
     out = []
 
