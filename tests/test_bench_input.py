@@ -10,7 +10,7 @@ import pytest
 from .conftest import ROOT, run
 
 spec = importlib.util.spec_from_file_location(
-    "whiskey_input", ROOT / "plugins" / "filter" / "whiskey_input.py"
+    "whiskey_input", ROOT / "playbooks" / "filter_plugins" / "whiskey_input.py"
 )
 whiskey_input = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(whiskey_input)
