@@ -10,11 +10,16 @@ For every endpoint, workers value and scenario it prints the peak rate (best lev
 ratio of wrk's, and whether both drivers rank the scenarios the same way. A run marked client_bound in its
 status.json is flagged: its rate says more about the client than the server.
 
+The aim it checks (--fail-on-aim makes a miss exit 1): on /quotes/byId (backend-bound, what the bench measures)
+Locust reaches >= 0.9 of wrk for every scenario; wherever Locust falls below 0.9 of wrk (typically /quotes/sayHello,
+which has no backend) the bench itself must have flagged that Locust run client-bound. Each row's verdict is
+`ok` (ratio >= 0.9), `flagged` (below, and the bench said client-bound) or `MISSED` (below and not flagged).
+
   benchmarks/fidelity.py run --base fid1 -- -e 'scenarios=[gunicorn,nginx-gunicorn]' -e level_time=15s
   benchmarks/fidelity.py compare --base fid1 --json fidelity.json
 
 Exit status: 0 when the comparison could be made, 1 when the drivers rank the scenarios differently
-(--fail-on-rank-change), 2 on bad arguments or missing results, 3 when a playbook run failed.
+(--fail-on-rank-change) or the aim is missed (--fail-on-aim), 2 on bad arguments or missing results, 3 when a playbook run failed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ("wrk", "locust")
 ENDPOINTS = {"byId": "/quotes/byId?id={id}", "sayHello": "/quotes/sayHello"}
+AIM_RATIO = 0.9
+# Endpoints where every scenario must reach the ratio; elsewhere a lower ratio is acceptable when it was flagged.
+AIM_STRICT = ("byId",)
 
 
 def run_id(base: str, driver: str, endpoint: str) -> str:
@@ -60,6 +68,27 @@ def ranking(rates: dict[str, float | None]) -> list[str]:
     return [name for name, rps in sorted(rates.items(), key=lambda kv: -kv[1]) if rps is not None]
 
 
+def verdict(ratio: float | None, locust_client_bound: bool) -> str:
+    if ratio is not None and ratio >= AIM_RATIO:
+        return "ok"
+    return "flagged" if locust_client_bound else "MISSED"
+
+
+def aim(report: dict) -> dict:
+    """{'met': bool, 'misses': [text, ...]} over every endpoint / workers / scenario of a comparison."""
+    misses = []
+    for endpoint, groups in report["endpoints"].items():
+        for workers, group in groups.items():
+            for row in group["rows"]:
+                strict = endpoint in AIM_STRICT
+                if row["verdict"] == "MISSED" or (strict and row["verdict"] != "ok"):
+                    ratio = "no rate" if row["ratio"] is None else f"locust/wrk {row['ratio']:.2f}"
+                    misses.append(
+                        f"{endpoint} workers={workers} {row['scenario']}: {ratio} ({row['verdict']})"
+                    )
+    return {"ratio": AIM_RATIO, "strict_endpoints": list(AIM_STRICT), "met": not misses, "misses": misses}
+
+
 def compare(results: Path, base: str) -> dict:
     report = {"base": base, "endpoints": {}}
     for endpoint in ENDPOINTS:
@@ -72,15 +101,17 @@ def compare(results: Path, base: str) -> dict:
             wrk = data["wrk"].get((workers, scenario), {})
             loc = data["locust"].get((workers, scenario), {})
             wrk_rps, loc_rps = wrk.get("peak_rps"), loc.get("peak_rps")
+            ratio = round(loc_rps / wrk_rps, 3) if wrk_rps and loc_rps is not None else None
             row = {
                 "scenario": scenario,
                 "wrk_rps": wrk_rps,
                 "locust_rps": loc_rps,
-                "ratio": round(loc_rps / wrk_rps, 3) if wrk_rps and loc_rps is not None else None,
+                "ratio": ratio,
                 "client_bound": {
                     "wrk": wrk.get("client_bound", False),
                     "locust": loc.get("client_bound", False),
                 },
+                "verdict": verdict(ratio, bool(loc.get("client_bound", False))),
                 "levels": {
                     str(level): {
                         "wrk": wrk.get("levels", {}).get(level),
@@ -96,6 +127,7 @@ def compare(results: Path, base: str) -> dict:
             group["ranking"] = {"wrk": rank_wrk, "locust": rank_loc}
             group["same_ranking"] = rank_wrk == rank_loc
         report["endpoints"][endpoint] = {str(w): g for w, g in by_workers.items()}
+    report["aim"] = aim(report)
     return report
 
 
@@ -107,18 +139,26 @@ def format_report(report: dict) -> str:
         for workers, group in groups.items():
             lines.append(f"\n{ENDPOINTS[endpoint].split('?')[0]}  workers={workers}")
             lines.append(
-                f"  {'scenario':<20} {'wrk req/s':>11} {'locust req/s':>13} {'locust/wrk':>11}  note"
+                f"  {'scenario':<20} {'wrk req/s':>11} {'locust req/s':>13} {'locust/wrk':>11}  {'verdict':<8} note"
             )
             for row in group["rows"]:
                 ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
                 note = ", ".join(f"{d} client-bound" for d, bound in row["client_bound"].items() if bound)
                 wrk_rps = f"{row['wrk_rps']:.1f}" if row["wrk_rps"] is not None else "failed"
                 loc_rps = f"{row['locust_rps']:.1f}" if row["locust_rps"] is not None else "failed"
-                lines.append(f"  {row['scenario']:<20} {wrk_rps:>11} {loc_rps:>13} {ratio:>11}  {note}")
+                lines.append(
+                    f"  {row['scenario']:<20} {wrk_rps:>11} {loc_rps:>13} {ratio:>11}  {row['verdict']:<8} {note}"
+                )
             verdict = "same" if group["same_ranking"] else "DIFFERENT"
             lines.append(f"  ranking: {verdict}  wrk: {' > '.join(group['ranking']['wrk'])}")
             if not group["same_ranking"]:
                 lines.append(f"                  locust: {' > '.join(group['ranking']['locust'])}")
+    goal = report["aim"]
+    lines.append(
+        f"\naim (locust >= {goal['ratio']} x wrk on {', '.join(goal['strict_endpoints'])}; below it elsewhere only "
+        f"when flagged client-bound): {'met' if goal['met'] else 'NOT met'}"
+    )
+    lines += [f"  miss: {m}" for m in goal["misses"]]
     return "\n".join(lines).lstrip("\n")
 
 
@@ -159,7 +199,9 @@ def cmd_compare(args) -> int:
     if not report["endpoints"]:
         return 2
     differs = any(not g["same_ranking"] for groups in report["endpoints"].values() for g in groups.values())
-    return 1 if differs and args.fail_on_rank_change else 0
+    if differs and args.fail_on_rank_change:
+        return 1
+    return 1 if args.fail_on_aim and not report["aim"]["met"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--json", help="also write the comparison as JSON to this file")
         p.add_argument("--fail-on-rank-change", action="store_true", help="exit 1 when the rankings differ")
+        p.add_argument("--fail-on-aim", action="store_true", help="exit 1 when the aim (see above) is missed")
         p.set_defaults(func=func)
         if name == "run":
             p.add_argument("--playbook", default="playbooks/loadtest.yml", help="relative to the repository")

@@ -129,3 +129,45 @@ def test_both_drivers_rank_a_slow_server_below_a_fast_one(servers, tmp_path, cap
 def test_compare_without_results_says_so(tmp_path, capsys):
     assert fidelity.main(["compare", "--base", "none", "--results", str(tmp_path)]) == 2
     assert "no results" in capsys.readouterr().out
+
+
+def _write_run(results: Path, base: str, driver: str, endpoint: str, scenario: str, rps: float, bound: bool):
+    folder = results / fidelity.run_id(base, driver, endpoint) / "6" / scenario / "1"
+    folder.mkdir(parents=True)
+    status = {"status": "ok", "workers": 6, "scenario": scenario, "repeat": 1, "client_bound": bound}
+    (folder / "status.json").write_text(json.dumps(status))
+    levels = [{"concurrency": 8, "rps": rps / 2}, {"concurrency": 32, "rps": rps}]
+    (folder / "throughput.json").write_text(json.dumps({"levels": levels}))
+
+
+@pytest.mark.parametrize(
+    ("say_hello_locust", "flagged", "verdict", "met"),
+    [(950.0, False, "ok", True), (500.0, True, "flagged", True), (500.0, False, "MISSED", False)],
+)
+def test_the_aim_needs_locust_close_to_wrk_or_a_client_bound_flag(
+    tmp_path, capsys, say_hello_locust, flagged, verdict, met
+):
+    for driver, rps in (("wrk", 200.0), ("locust", 190.0)):
+        _write_run(tmp_path, "a", driver, "byId", "gunicorn", rps, False)
+    _write_run(tmp_path, "a", "wrk", "sayHello", "gunicorn", 1000.0, False)
+    _write_run(tmp_path, "a", "locust", "sayHello", "gunicorn", say_hello_locust, flagged)
+    report = fidelity.compare(tmp_path, "a")
+    by_id = report["endpoints"]["byId"]["6"]["rows"][0]
+    assert (by_id["ratio"], by_id["verdict"]) == (0.95, "ok")
+    assert report["endpoints"]["sayHello"]["6"]["rows"][0]["verdict"] == verdict
+    assert report["aim"]["met"] is met
+    args = ["compare", "--base", "a", "--results", str(tmp_path)]
+    assert fidelity.main(args) == 0
+    assert fidelity.main([*args, "--fail-on-aim"]) == (0 if met else 1)
+    out = capsys.readouterr().out
+    assert out.count("aim (locust >= 0.9 x wrk on byId") == 2
+    assert ("NOT met" in out) is (not met)
+
+
+def test_a_flag_does_not_excuse_a_low_ratio_on_by_id(tmp_path):
+    _write_run(tmp_path, "b", "wrk", "byId", "nginx-uwsgi", 300.0, False)
+    _write_run(tmp_path, "b", "locust", "byId", "nginx-uwsgi", 150.0, True)
+    report = fidelity.compare(tmp_path, "b")
+    assert report["endpoints"]["byId"]["6"]["rows"][0]["verdict"] == "flagged"
+    assert report["aim"]["met"] is False
+    assert report["aim"]["misses"] == ["byId workers=6 nginx-uwsgi: locust/wrk 0.50 (flagged)"]

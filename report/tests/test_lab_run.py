@@ -8,6 +8,8 @@ from pathlib import Path
 
 from whiskey_report.cli import main
 from whiskey_report.loader import load_runset
+from whiskey_report.report import analyse
+from whiskey_report.summary import TABLE_HEAD, table_cells
 
 DATA = Path(__file__).parent / "data" / "runs" / "lab-w6"
 
@@ -50,3 +52,17 @@ def test_lab_report_checks_the_original_conclusions(tmp_path):
     assert len(verdicts) == 4
     assert all(f["verdict"] in {"holds", "does not hold"} for f in verdicts), verdicts
     assert (tmp_path / "report.html").stat().st_size > 10000
+
+
+def test_lab_table_shows_the_exact_cpu_of_the_server_under_test_and_warns_about_container_proc():
+    rep = analyse(DATA)
+    for row in rep.rows:
+        # The server container is pinned to one CPU: the processes under test can use at most about one core,
+        # while the machine-wide figure also counts the client and everything else on the host.
+        assert row.server_app_cores is not None and 0.05 < row.server_app_cores < 1.1, row.label
+        assert row.as_dict()["server_app_cores"] == round(row.server_app_cores, 3)
+    assert "app cores" in TABLE_HEAD
+    cells = dict(zip(TABLE_HEAD, table_cells(rep.rows[0]), strict=True))
+    assert cells["app cores"] == f"{rep.rows[0].server_app_cores:.2f}"
+    boxed = [w for w in rep.warnings if "ran in containers" in w]
+    assert len(boxed) == 1 and "whiskey-server" in boxed[0] and "whiskey-client" in boxed[0]

@@ -135,3 +135,7 @@ def test_help_everywhere(capsys):
             main(argv)
         assert exc.value.code == 0
     assert "baseline" in capsys.readouterr().out
+
+
+def test_no_container_warning_for_hosts_that_are_not_containers(built_a):
+    assert not [w for w in built_a.warnings if "ran in containers" in w]

@@ -210,8 +210,31 @@ def _original_conclusions(where: str, group: list[Row], key: str, desc: str, low
     return out
 
 
+CONTAINER_KINDS = {"docker", "podman", "container", "lxc", "containerd", "systemd-nspawn"}
+
+
+def _container_warning(rs: RunSet) -> str | None:
+    """Containers see the host's /proc/stat, loadavg and meminfo: say which columns that makes machine-wide."""
+    hosts = rs.meta.get("hosts") or {}
+    boxed = sorted(
+        name
+        for name, h in hosts.items()
+        if isinstance(h, dict) and str(h.get("virtualization") or "").lower() in CONTAINER_KINDS
+    )
+    if not boxed:
+        return None
+    return (
+        f"{', '.join(boxed)} ran in containers: their srv CPU%, load1, free memory and cli CPU% are the whole "
+        "machine's (a container sees the host's /proc), so they include everything else running on it; "
+        "'app cores' (CPU of the processes under test, from whiskey_processes) is exact"
+    )
+
+
 def warnings(rs: RunSet, rows: list[Row]) -> list[str]:
     out = list(rs.problems)
+    boxed = _container_warning(rs)
+    if boxed:
+        out.append(boxed)
     for run in rs.runs:
         where = f"workers={run.workers} {run.scenario} repeat {run.repeat}"
         if run.state == "failed":

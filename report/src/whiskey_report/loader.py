@@ -21,7 +21,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 PCT_COLS = {"p50": "50%", "p90": "90%", "p99": "99%", "max": "100%"}
@@ -42,6 +42,7 @@ class Telemetry:
     mem_free_mb: list[float | None]
     proc_cpu: list[float | None]  # whiskey_processes.cpu_percent, % of all CPUs
     proc_rss_mb: list[float | None]
+    proc_cores: list[float | None] = field(default_factory=list)  # whiskey_processes.cpu_cores
 
     def window(self, start: float | None, end: float | None) -> "Telemetry":
         """The samples between start and end; all samples if none fall inside."""
@@ -61,6 +62,7 @@ class Telemetry:
             pick(self.mem_free_mb),
             pick(self.proc_cpu),
             pick(self.proc_rss_mb),
+            pick(self.proc_cores),
         )
 
 
@@ -171,7 +173,25 @@ def _read_json(path: Path) -> dict:
 
 
 def _epoch(utc: str) -> float:
-    return datetime.fromisoformat(utc.replace("Z", "+00:00")).timestamp()
+    """Seconds since the epoch of a UTC timestamp, with a zone (the fallback's `...Z`) or without (cmonitor's)."""
+    when = datetime.fromisoformat(utc.replace("Z", "+00:00"))
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+_PER_CORE = re.compile(r"cpu\d+")
+
+
+def _cpu_total(stat: dict) -> dict:
+    """stat.cpu_total, or (cmonitor 2.x writes only per-core stat.cpuN) the mean of the per-core figures."""
+    if stat.get("cpu_total"):
+        return stat["cpu_total"]
+    cores = [v for k, v in stat.items() if _PER_CORE.fullmatch(k) and isinstance(v, dict)]
+    out = {}
+    for field_name in ("idle", "iowait"):
+        vals = [x for x in (_num(c.get(field_name)) for c in cores) if x is not None]
+        if vals:
+            out[field_name] = sum(vals) / len(vals)
+    return out
 
 
 def read_telemetry(path: Path, role: str) -> Telemetry:
@@ -190,7 +210,7 @@ def read_telemetry(path: Path, role: str) -> Telemetry:
             t = _epoch(s["timestamp"]["UTC"])
         except (KeyError, TypeError, ValueError):
             continue
-        cpu = ((s.get("stat") or {}).get("cpu_total")) or {}
+        cpu = _cpu_total(s.get("stat") or {})
         idle, iowait = _num(cpu.get("idle")), _num(cpu.get("iowait")) or 0.0
         load = s.get("proc_loadavg") or {}
         mem = s.get("proc_meminfo") or {}
@@ -203,6 +223,7 @@ def read_telemetry(path: Path, role: str) -> Telemetry:
         tel.mem_free_mb.append(None if free is None else free / 1024.0)
         tel.proc_cpu.append(_num(procs.get("cpu_percent")))
         tel.proc_rss_mb.append(None if rss is None else rss / 1024.0)
+        tel.proc_cores.append(_num(procs.get("cpu_cores")))
     return tel
 
 

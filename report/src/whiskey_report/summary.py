@@ -55,6 +55,7 @@ class Row:
     window_s: float | None = None
     server_cpu: float | None = None
     server_procs_cpu: float | None = None
+    server_app_cores: float | None = None  # the processes under test, in cores (exact in containers too)
     server_rss_mb: float | None = None
     server_load1: float | None = None
     client_cpu: float | None = None
@@ -105,6 +106,7 @@ class Row:
                 "window_s": _round(self.window_s, 1),
                 "server_cpu_pct": _round(self.server_cpu, 2),
                 "server_procs_cpu_pct": _round(self.server_procs_cpu, 2),
+                "server_app_cores": _round(self.server_app_cores, 3),
                 "server_rss_mb": _round(self.server_rss_mb, 1),
                 "server_load1": _round(self.server_load1, 2),
                 "client_cpu_pct": _round(self.client_cpu, 2),
@@ -157,12 +159,13 @@ def build_rows(rs: RunSet) -> list[Row]:
         maxes = [m.max for _, m in items if m.max is not None]
         row.max_ms = max(maxes) if maxes else None
         row.window_s = _mean(m.window_s for _, m in items)
-        srv, procs, rss, load, ccpu, cdrv, colls = [], [], [], [], [], [], set()
+        srv, procs, cores, rss, load, ccpu, cdrv, colls = [], [], [], [], [], [], [], set()
         for run, m in items:
             if run.server_tel:
                 tel = run.server_tel.window(m.window_start, m.window_end)
                 srv.append(_mean(tel.cpu_busy))
                 procs.append(_mean(tel.proc_cpu))
+                cores.append(_mean(tel.proc_cores))
                 rss.append(_mean(tel.proc_rss_mb))
                 load.append(_mean(tel.load1))
                 colls.add(run.server_tel.collector)
@@ -171,7 +174,7 @@ def build_rows(rs: RunSet) -> list[Row]:
                 ccpu.append(_mean(tel.cpu_busy))
                 cdrv.append(_mean(tel.proc_cpu))
             row.client_bound = row.client_bound or bool(run.status.get("client_bound"))
-        row.server_cpu, row.server_procs_cpu = _mean(srv), _mean(procs)
+        row.server_cpu, row.server_procs_cpu, row.server_app_cores = _mean(srv), _mean(procs), _mean(cores)
         row.server_rss_mb, row.server_load1 = _mean(rss), _mean(load)
         row.client_cpu, row.client_driver_cpu = _mean(ccpu), _mean(cdrv)
         row.telemetry = ", ".join(sorted(colls)) or None
@@ -220,6 +223,7 @@ TABLE_HEAD = [
     "p90 ms",
     "p99 ms",
     "max ms",
+    "app cores",
     "srv CPU%",
     "srv RSS MB",
     "load1",
@@ -243,6 +247,7 @@ def table_cells(row: Row) -> list[str]:
         fmt_ci(row.ci["p90"]),
         fmt_ci(row.ci["p99"]),
         fmt(row.max_ms, 0),
+        fmt(row.server_app_cores, 2),
         fmt(row.server_cpu),
         fmt(row.server_rss_mb),
         fmt(row.server_load1, 2),

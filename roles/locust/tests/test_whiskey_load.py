@@ -86,6 +86,11 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
+def run_locust(profile: str, url: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """The runner's `locust` subcommand with this machine's Locust."""
+    return run("locust", "--locust", LOCUST, "--profile", profile, "--url", url, "--out", str(out), *extra)
+
+
 def test_help_lists_every_subcommand():
     out = run("--help").stdout
     for sub in ("wrk", "locust", "calibrate", "normalise", "assess"):
@@ -219,24 +224,8 @@ def test_calibrate_with_wrk(server):
 @needs_locust
 def test_locust_seed_run_writes_the_results_files(server, tmp_path):
     out = tmp_path / "seed"
-    run(
-        "locust",
-        "--locust",
-        LOCUST,
-        "--profile",
-        "seed",
-        "--url",
-        server,
-        "--corpus-size",
-        "50",
-        "--users",
-        "10",
-        "--spawn-rate",
-        "10",
-        "--run-time",
-        "4s",
-        "--out",
-        str(out),
+    run_locust(
+        "seed", server, out, "--corpus-size", "50", "--users", "10", "--spawn-rate", "10", "--run-time", "4s"
     )
     for name in (
         "locust_stats.csv",
@@ -257,23 +246,7 @@ def test_locust_seed_run_writes_the_results_files(server, tmp_path):
 def test_locust_failures_are_recorded_not_fatal(server, tmp_path):
     out = tmp_path / "fast"
     # ids up to 100: about half answer 500 -> Locust exits 1; the runner records it and succeeds.
-    run(
-        "locust",
-        "--locust",
-        LOCUST,
-        "--profile",
-        "throughput",
-        "--url",
-        server,
-        "--corpus-size",
-        "100",
-        "--levels",
-        "2",
-        "--level-time",
-        "3s",
-        "--out",
-        str(out),
-    )
+    run_locust("throughput", server, out, "--corpus-size", "100", "--levels", "2", "--level-time", "3s")
     driver = json.loads((out / "driver.json").read_text())
     assert driver["locust_exit_codes"] == [1] and driver["error"] is None
     level = whiskey_load.normalise([out], "locust")["levels"][0]
@@ -284,14 +257,10 @@ def test_locust_failures_are_recorded_not_fatal(server, tmp_path):
 @needs_locust
 def test_assess_marks_a_client_bound_run(server, tmp_path):
     out = tmp_path / "run"
-    run(
-        "locust",
-        "--locust",
-        LOCUST,
-        "--profile",
+    run_locust(
         "throughput",
-        "--url",
         server,
+        out,
         "--corpus-size",
         "50",
         "--path",
@@ -300,8 +269,6 @@ def test_assess_marks_a_client_bound_run(server, tmp_path):
         "4",
         "--level-time",
         "3s",
-        "--out",
-        str(out),
     )
     (out / "throughput.json").write_text(json.dumps(whiskey_load.normalise([out], "locust")))
     rate = json.loads((out / "throughput.json").read_text())["levels"][0]["rps"]
