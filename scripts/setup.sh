@@ -19,7 +19,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "system packages"
 need=()
-for pkg in docker.io debootstrap openjdk-17-jdk-headless maven fortunes fortunes-min chromium fonts-liberation python3-psutil wrk; do
+for pkg in docker.io debootstrap openjdk-17-jdk-headless maven fortunes fortunes-min chromium fonts-liberation python3-psutil wrk openssh-client; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 # A newer docker CLI may already be installed outside Debian's packages: docker.io is still needed for dockerd.

@@ -1,0 +1,102 @@
+"""playbooks/cloud-bootstrap.yml over real SSH on two "fresh VMs": systemd containers with sshd, key login for
+root and no Python (tests/data/fresh-vm). The bootstrap must install python3 through `raw`, get Ansible modules
+running and see the server from the client on the private network; a second run changes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, run
+from .test_lab import docker, recap
+
+pytestmark = pytest.mark.lab
+
+IMAGE = "whiskey-fresh-vm:bookworm"
+NETWORK = "whiskey-t-cloud"
+HOSTS = {"server": "whiskey-t-vm-server", "client": "whiskey-t-vm-client"}
+
+
+def _remove() -> None:
+    for name in HOSTS.values():
+        docker("rm", "-f", name)
+    docker("network", "rm", NETWORK)
+
+
+@pytest.fixture(scope="module")
+def vms(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cloud")
+    build = subprocess.run(
+        ["docker", "build", "-q", "-t", IMAGE, str(ROOT / "tests/data/fresh-vm")],
+        text=True,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    key = tmp / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=60)
+    _remove()
+    assert docker("network", "create", NETWORK).returncode == 0
+    ports = {}
+    try:
+        for group, name in HOSTS.items():
+            started = docker(
+                "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK,
+                "--cap-add", "SYS_ADMIN", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+                "--tmpfs", "/run", "--tmpfs", "/run/lock", "--stop-signal", "SIGRTMIN+3",
+                "-p", "127.0.0.1::22", IMAGE,
+            )  # fmt: skip
+            assert started.returncode == 0, started.stderr
+            # What cloud-init does on a real VM: the controller's public key for root.
+            pub = Path(f"{key}.pub").read_text()
+            put = subprocess.run(
+                ["docker", "exec", "-i", name, "sh", "-c", "cat > /root/.ssh/authorized_keys"],
+                input=pub, text=True, capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert put.returncode == 0, put.stderr
+            ports[group] = int(docker("port", name, "22/tcp").stdout.strip().rsplit(":", 1)[1])
+        inventory = tmp / "hosts.yml"
+        inventory.write_text(
+            "all:\n"
+            "  vars:\n"
+            "    ansible_user: root\n"
+            f"    ansible_ssh_private_key_file: {key}\n"
+            "    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null\n"
+            "    ansible_python_interpreter: /usr/bin/python3\n"
+            "  children:\n"
+            + "".join(
+                f"    {group}:\n      hosts:\n        {name}:\n          ansible_host: 127.0.0.1\n"
+                f"          ansible_port: {ports[group]}\n          whiskey_address: {name}\n"
+                for group, name in HOSTS.items()
+            )
+        )
+        yield inventory
+    finally:
+        _remove()
+
+
+def _bootstrap(inventory: Path) -> subprocess.CompletedProcess[str]:
+    return run(["ansible-playbook", "-i", str(inventory), "playbooks/cloud-bootstrap.yml"], timeout=900)
+
+
+def test_fresh_vms_have_no_python_then_bootstrap_makes_them_ready(vms):
+    for name in HOSTS.values():
+        assert docker("exec", name, "sh", "-c", "command -v python3").returncode != 0
+    started = time.monotonic()
+    first = _bootstrap(vms)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    stats = recap(first.stdout)
+    for name in HOSTS.values():
+        assert stats[name]["failed"] == 0 and stats[name]["unreachable"] == 0
+        assert stats[name]["changed"] >= 1  # python3 and the basics were installed
+        assert docker("exec", name, "/usr/bin/python3", "-c", "import apt").returncode == 0
+    assert "Check the clients reach the server's private address" in first.stdout
+    print(f"bootstrap of two fresh VMs: {time.monotonic() - started:.1f} s")
+
+    second = _bootstrap(vms)
+    assert second.returncode == 0, second.stdout[-4000:]
+    assert all(stats["changed"] == 0 for stats in recap(second.stdout).values()), second.stdout[-3000:]
