@@ -65,7 +65,8 @@ def read_run(folder: Path) -> dict:
 
 def ranking(rates: dict[str, float | None]) -> list[str]:
     """Scenarios from the highest rate to the lowest (those without a rate left out)."""
-    return [name for name, rps in sorted(rates.items(), key=lambda kv: -kv[1]) if rps is not None]
+    measured = [(name, rps) for name, rps in rates.items() if rps is not None]
+    return [name for name, _ in sorted(measured, key=lambda kv: -kv[1])]
 
 
 def verdict(ratio: float | None, locust_client_bound: bool) -> str:
@@ -107,6 +108,7 @@ def compare(results: Path, base: str) -> dict:
                 "wrk_rps": wrk_rps,
                 "locust_rps": loc_rps,
                 "ratio": ratio,
+                "state": {"wrk": wrk.get("status", "not run"), "locust": loc.get("status", "not run")},
                 "client_bound": {
                     "wrk": wrk.get("client_bound", False),
                     "locust": loc.get("client_bound", False),
@@ -125,7 +127,9 @@ def compare(results: Path, base: str) -> dict:
             rank_wrk = ranking({r["scenario"]: r["wrk_rps"] for r in group["rows"]})
             rank_loc = ranking({r["scenario"]: r["locust_rps"] for r in group["rows"]})
             group["ranking"] = {"wrk": rank_wrk, "locust": rank_loc}
-            group["same_ranking"] = rank_wrk == rank_loc
+            # Compared over the scenarios both drivers measured (a failed run is a verdict row, not a rank change).
+            both = set(rank_wrk) & set(rank_loc)
+            group["same_ranking"] = [n for n in rank_wrk if n in both] == [n for n in rank_loc if n in both]
         report["endpoints"][endpoint] = {str(w): g for w, g in by_workers.items()}
     report["aim"] = aim(report)
     return report
@@ -144,8 +148,10 @@ def format_report(report: dict) -> str:
             for row in group["rows"]:
                 ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
                 note = ", ".join(f"{d} client-bound" for d, bound in row["client_bound"].items() if bound)
-                wrk_rps = f"{row['wrk_rps']:.1f}" if row["wrk_rps"] is not None else "failed"
-                loc_rps = f"{row['locust_rps']:.1f}" if row["locust_rps"] is not None else "failed"
+                wrk_rps = f"{row['wrk_rps']:.1f}" if row["wrk_rps"] is not None else row["state"]["wrk"]
+                loc_rps = (
+                    f"{row['locust_rps']:.1f}" if row["locust_rps"] is not None else row["state"]["locust"]
+                )
                 lines.append(
                     f"  {row['scenario']:<20} {wrk_rps:>11} {loc_rps:>13} {ratio:>11}  {row['verdict']:<8} {note}"
                 )

@@ -171,3 +171,17 @@ def test_a_flag_does_not_excuse_a_low_ratio_on_by_id(tmp_path):
     assert report["endpoints"]["byId"]["6"]["rows"][0]["verdict"] == "flagged"
     assert report["aim"]["met"] is False
     assert report["aim"]["misses"] == ["byId workers=6 nginx-uwsgi: locust/wrk 0.50 (flagged)"]
+
+
+def test_a_scenario_measured_by_one_driver_only_is_a_miss_not_a_crash(tmp_path):
+    for driver, rps in (("wrk", 300.0), ("locust", 295.0)):
+        _write_run(tmp_path, "c", driver, "byId", "gunicorn", rps, False)
+    _write_run(tmp_path, "c", "wrk", "byId", "waitress", 250.0, False)  # Locust's run is still to come
+    report = fidelity.compare(tmp_path, "c")
+    group = report["endpoints"]["byId"]["6"]
+    assert group["ranking"] == {"wrk": ["gunicorn", "waitress"], "locust": ["gunicorn"]}
+    assert group["same_ranking"] is True
+    assert report["aim"]["misses"] == ["byId workers=6 waitress: no rate (MISSED)"]
+    waitress = next(r for r in group["rows"] if r["scenario"] == "waitress")
+    assert waitress["state"] == {"wrk": "ok", "locust": "not run"}
+    assert "waitress                   250.0       not run" in fidelity.format_report(report)
