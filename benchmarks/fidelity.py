@@ -15,7 +15,7 @@ Locust reaches >= 0.9 of wrk for every scenario; wherever Locust falls below 0.9
 which has no backend) the bench itself must have flagged that Locust run client-bound. Each row's verdict is
 `ok` (ratio >= 0.9), `flagged` (below, and the bench said client-bound) or `MISSED` (below and not flagged).
 
-  benchmarks/fidelity.py run --base fid1 -- -e 'scenarios=[gunicorn,nginx-gunicorn]' -e level_time=15s
+  benchmarks/fidelity.py run --base fid1 --interleave --scenarios gunicorn,nginx-uwsgi -- -e level_time=15s
   benchmarks/fidelity.py compare --base fid1 --json fidelity.json
 
 Exit status: 0 when the comparison could be made, 1 when the drivers rank the scenarios differently
@@ -168,28 +168,42 @@ def format_report(report: dict) -> str:
     return "\n".join(lines).lstrip("\n")
 
 
+def plan(args) -> list[tuple[str, str, list[str] | None]]:
+    """The playbook runs, in order: (driver, endpoint, scenarios or None for the bench's default)."""
+    endpoints = [e for e in ENDPOINTS if not args.endpoints or e in args.endpoints]
+    if args.interleave:
+        # Both drivers measure one scenario minutes apart: slow drift of a shared machine (caches, other load)
+        # then hits both sides alike instead of biasing every ratio of one sweep.
+        return [(d, e, [s]) for s in args.scenarios for e in endpoints for d in DRIVERS]
+    return [(d, e, args.scenarios) for e in endpoints for d in DRIVERS]
+
+
 def cmd_run(args) -> int:
+    if args.interleave and not args.scenarios:
+        print(
+            "fidelity: --interleave needs --scenarios (one playbook run per scenario and driver)",
+            file=sys.stderr,
+        )
+        return 2
     failed = []
-    for endpoint, path in ENDPOINTS.items():
-        if args.endpoints and endpoint not in args.endpoints:
-            continue
-        for driver in DRIVERS:
-            argv = [
-                "ansible-playbook",
-                str(ROOT / args.playbook),
-                "-e",
-                "load_profile=throughput",
-                "-e",
-                f"load_driver={driver}",
-                "-e",
-                f"run_id={run_id(args.base, driver, endpoint)}",
-                "-e",
-                json.dumps({"locust_path": path}),
-                *args.extra,
-            ]
-            print(f"[fidelity] {driver} {endpoint}: {' '.join(argv)}", file=sys.stderr, flush=True)
-            if subprocess.run(argv, cwd=ROOT, check=False).returncode != 0:
-                failed.append(f"{driver}/{endpoint}")
+    for driver, endpoint, scenarios in plan(args):
+        argv = [
+            "ansible-playbook",
+            str(ROOT / args.playbook),
+            "-e",
+            "load_profile=throughput",
+            "-e",
+            f"load_driver={driver}",
+            "-e",
+            f"run_id={run_id(args.base, driver, endpoint)}",
+            "-e",
+            json.dumps({"locust_path": ENDPOINTS[endpoint]}),
+            *(["-e", json.dumps({"scenarios": scenarios})] if scenarios else []),
+            *args.extra,
+        ]
+        print(f"[fidelity] {driver} {endpoint}: {' '.join(argv)}", file=sys.stderr, flush=True)
+        if subprocess.run(argv, cwd=ROOT, check=False).returncode != 0:
+            failed.append(f"{driver}/{endpoint}" + (f"/{','.join(scenarios)}" if scenarios else ""))
     status = cmd_compare(args)
     if failed:
         print(f"[fidelity] playbook runs failed: {', '.join(failed)}", file=sys.stderr)
@@ -228,6 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             p.add_argument("--playbook", default="playbooks/loadtest.yml", help="relative to the repository")
             p.add_argument("--endpoints", nargs="*", choices=list(ENDPOINTS), help="default: both")
+            p.add_argument(
+                "--scenarios",
+                type=lambda text: [x for x in text.split(",") if x],
+                help="comma-separated scenarios (default: the bench's, i.e. all)",
+            )
+            p.add_argument(
+                "--interleave",
+                action="store_true",
+                help="per scenario, run both drivers back to back (needs --scenarios; recommended on shared machines)",
+            )
             p.add_argument("extra", nargs="*", help="after --: more ansible-playbook arguments (-e ...)")
     return parser
 

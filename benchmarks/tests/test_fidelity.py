@@ -185,3 +185,22 @@ def test_a_scenario_measured_by_one_driver_only_is_a_miss_not_a_crash(tmp_path):
     waitress = next(r for r in group["rows"] if r["scenario"] == "waitress")
     assert waitress["state"] == {"wrk": "ok", "locust": "not run"}
     assert "waitress                   250.0       not run" in fidelity.format_report(report)
+
+
+def test_interleaved_plan_runs_both_drivers_per_scenario_back_to_back(capsys):
+    parser = fidelity.build_parser()
+    args = parser.parse_args(["run", "--base", "x", "--interleave", "--scenarios", "gunicorn,waitress"])
+    assert fidelity.plan(args) == [
+        ("wrk", "byId", ["gunicorn"]),
+        ("locust", "byId", ["gunicorn"]),
+        ("wrk", "sayHello", ["gunicorn"]),
+        ("locust", "sayHello", ["gunicorn"]),
+        ("wrk", "byId", ["waitress"]),
+        ("locust", "byId", ["waitress"]),
+        ("wrk", "sayHello", ["waitress"]),
+        ("locust", "sayHello", ["waitress"]),
+    ]
+    sweep = parser.parse_args(["run", "--base", "x", "--endpoints", "byId"])
+    assert fidelity.plan(sweep) == [("wrk", "byId", None), ("locust", "byId", None)]
+    assert fidelity.main(["run", "--base", "x", "--interleave"]) == 2
+    assert "--interleave needs --scenarios" in capsys.readouterr().err

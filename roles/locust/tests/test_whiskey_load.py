@@ -16,6 +16,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -48,9 +49,14 @@ needs_locust = pytest.mark.skipif(LOCUST is None, reason="locust 2.47 not found 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # (driver, Accept, Accept-Encoding) of every request: the drivers must ask for the same representation.
+    seen: ClassVar[set[tuple[str, str, str]]] = set()
 
     def do_GET(self):
         url = urlparse(self.path)
+        agent = self.headers.get("User-Agent", "wrk")
+        driver = "locust" if "python" in agent.lower() else "wrk"
+        Handler.seen.add((driver, self.headers.get("Accept", ""), self.headers.get("Accept-Encoding", "")))
         status = 404
         if url.path == "/quotes/byId":
             ident = int(parse_qs(url.query).get("id", ["0"])[0])
@@ -280,3 +286,19 @@ def test_assess_marks_a_client_bound_run(server, tmp_path):
     assert not free["client_bound"] and free["client_bound_reasons"] == []
     # A busy FastHttpUser process with no think time uses most of a core: the CPU rule catches it at 0.05.
     assert whiskey_load.assess(out, "throughput", "locust", high, [out], cpu_limit=0.05)["client_bound"]
+
+
+@needs_wrk
+@needs_locust
+def test_wrk_asks_for_what_locust_asks_for(server, tmp_path):
+    """nginx gzips when asked: wrk must send Locust's Accept-Encoding, or nginx scenarios do less work under wrk."""
+    Handler.seen.clear()
+    run("wrk", "--url", server, "--corpus-size", "50", "--levels", "2", "--level-time", "1s", "--threads", "1",
+        "--out", str(tmp_path / "wrk"))  # fmt: skip
+    run_locust(
+        "throughput", server, tmp_path / "fast", "--corpus-size", "50", "--levels", "2", "--level-time", "2s"
+    )
+    by_driver = {driver: (accept, encoding) for driver, accept, encoding in Handler.seen}
+    assert len(Handler.seen) == 2, Handler.seen  # one header combination per driver
+    assert by_driver["wrk"] == by_driver["locust"]
+    assert by_driver["wrk"] == ("", "gzip, deflate, br")
