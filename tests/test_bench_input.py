@@ -138,3 +138,10 @@ def test_every_playbook_passes_syntax_check():
     for playbook in playbooks:
         result = run(["ansible-playbook", "--syntax-check", str(playbook.relative_to(ROOT))], timeout=120)
         assert result.returncode == 0, f"{playbook.name}: {result.stdout}{result.stderr}"
+
+
+def test_a_value_given_twice_is_named():
+    assert check(workers="[6,6]")["errors"] == ["workers='[6,6]' lists a value twice"]
+    assert check(scenarios="gunicorn,gunicorn")["errors"] == [
+        "scenarios='gunicorn,gunicorn' lists a scenario twice"
+    ]

@@ -38,9 +38,18 @@ def _positive_int(value: Any) -> int | None:
     return None
 
 
+def _items(parsed: Any) -> list:
+    """A parsed value as a list: a list stays one, anything else becomes its only item."""
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
+def _check_no_repeats(name: str, value: Any, items: list, noun: str, errors: list[str]) -> None:
+    if len(set(items)) != len(items):
+        errors.append(f"{name}={value!r} lists {noun} twice")
+
+
 def _int_list(name: str, value: Any, errors: list[str], what: str) -> list[int]:
-    parsed = _parse(value)
-    items = parsed if isinstance(parsed, list) else [parsed]
+    items = _items(_parse(value))
     result = [_positive_int(item) for item in items]
     if not items or any(item is None for item in result):
         errors.append(
@@ -48,8 +57,7 @@ def _int_list(name: str, value: Any, errors: list[str], what: str) -> list[int]:
             f"e.g. -e {name}=6 or -e '{name}=[6,60]'"
         )
         return []
-    if len(set(result)) != len(result):
-        errors.append(f"{name}={value!r} lists a value twice")
+    _check_no_repeats(name, value, result, "a value", errors)
     return result
 
 
@@ -83,7 +91,7 @@ def _scenarios(value: Any, known: list[str], errors: list[str]) -> list[str]:
     parsed = _parse(value)
     if parsed == "all" or parsed is None:
         return list(known)
-    items = parsed if isinstance(parsed, list) else [parsed]
+    items = _items(parsed)
     if isinstance(parsed, str) and "," in parsed:
         items = [item.strip() for item in parsed.split(",")]
     names = [str(item) for item in items]
@@ -94,8 +102,7 @@ def _scenarios(value: Any, known: list[str], errors: list[str]) -> list[str]:
             f"known: {', '.join(known)} (or all)"
         )
         return []
-    if len(set(names)) != len(names):
-        errors.append(f"scenarios={value!r} lists a scenario twice")
+    _check_no_repeats("scenarios", value, names, "a scenario", errors)
     return names
 
 
