@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import subprocess
 
-from .conftest import ROOT, ansible_env
+from .conftest import ROOT, run
 
 
-def play(playbook: str, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = ansible_env()
-    env.pop("HCLOUD_TOKEN", None)
-    if token is not None:
-        env["HCLOUD_TOKEN"] = token
-    return subprocess.run(
-        ["ansible-playbook", f"playbooks/{playbook}", *args],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+def play(playbook: str, *args: str, token: str = "") -> subprocess.CompletedProcess[str]:
+    # An empty HCLOUD_TOKEN is what the playbooks treat as unset (they check its length), whatever the caller's
+    # environment holds.
+    return run(["ansible-playbook", f"playbooks/{playbook}", *args], timeout=300, HCLOUD_TOKEN=token)
 
 
 def test_cloud_up_without_a_token_stops_before_any_api_call(tmp_path):
