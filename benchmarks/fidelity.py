@@ -79,9 +79,9 @@ def aim(report: dict) -> dict:
     """{'met': bool, 'misses': [text, ...]} over every endpoint / workers / scenario of a comparison."""
     misses = []
     for endpoint, groups in report["endpoints"].items():
+        strict = endpoint in AIM_STRICT
         for workers, group in groups.items():
             for row in group["rows"]:
-                strict = endpoint in AIM_STRICT
                 if row["verdict"] == "MISSED" or (strict and row["verdict"] != "ok"):
                     ratio = "no rate" if row["ratio"] is None else f"locust/wrk {row['ratio']:.2f}"
                     misses.append(
@@ -113,7 +113,6 @@ def compare(results: Path, base: str) -> dict:
                     "wrk": wrk.get("client_bound", False),
                     "locust": loc.get("client_bound", False),
                 },
-                "verdict": verdict(ratio, bool(loc.get("client_bound", False))),
                 "levels": {
                     str(level): {
                         "wrk": wrk.get("levels", {}).get(level),
@@ -122,6 +121,7 @@ def compare(results: Path, base: str) -> dict:
                     for level in sorted(set(wrk.get("levels", {})) | set(loc.get("levels", {})))
                 },
             }
+            row["verdict"] = verdict(ratio, bool(row["client_bound"]["locust"]))
             by_workers.setdefault(workers, {"rows": []})["rows"].append(row)
         for group in by_workers.values():
             rank_wrk = ranking({r["scenario"]: r["wrk_rps"] for r in group["rows"]})
