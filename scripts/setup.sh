@@ -1,47 +1,90 @@
 #!/usr/bin/env bash
 # One-time setup of the controller (a Debian 12 / Ubuntu machine, as root or with sudo):
-#   Docker engine (started if it does not answer), debootstrap, a JDK and Maven (to fetch Elasticsearch),
-#   the pinned Python venv (.venv), the Elasticsearch archive (.cache/elasticsearch), and the lab's base images.
-# Safe to re-run: every step is skipped when its result is already there.
+#   system packages (Docker engine, debootstrap, a JDK and Maven, wrk, Chromium, ...), the Docker engine started
+#   if it does not answer, the pinned Python venv (.venv), Locust for the load-driver tests, the Elasticsearch
+#   archive (.cache/elasticsearch) and the lab's base images.
+# Safe to re-run: every step is skipped when its result is already there. One line per step with its time; when a
+# prerequisite cannot be had, one message naming the cause and what to do (exit 1), not a traceback.
+#
+# Environment: WHISKEY_IMAGE_TAG (tag of the lab's images, default bookworm; CI builds its own),
+#              WHISKEY_REBUILD_IMAGES=1 (build the images even if they exist), PYTHON (default python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-ES_VERSION=$(sed -n 's/^elasticsearch_version: *"\{0,1\}\([0-9.]*\)"\{0,1\}.*/\1/p' roles/elasticsearch/defaults/main.yml 2>/dev/null | head -1)
-ES_VERSION=${ES_VERSION:-8.19.7}
-# The same Locust as the clients get (roles/locust), for the load drivers' tests on the controller.
-LOCUST_VERSION=$(sed -n 's/^locust_version: *"\{0,1\}\([0-9.]*\)"\{0,1\}.*/\1/p' roles/locust/defaults/main.yml 2>/dev/null | head -1)
-LOCUST_VERSION=${LOCUST_VERSION:-2.47.0}
 PYTHON=${PYTHON:-python3}
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+LOG_DIR=$ROOT/.cache/setup
+mkdir -p "$LOG_DIR"
+setup_start=$(date +%s)
 
-step() { printf '\n== %s\n' "$*"; }
+# The pinned versions live in the roles' defaults; setup reads them from there (one place per value).
+pinned() { sed -n "s/^$1: *\"\{0,1\}\([0-9.]*\)\"\{0,1\}.*/\1/p" "$2" | head -1; }
+ES_VERSION=$(pinned elasticsearch_version roles/elasticsearch/defaults/main.yml)
+LOCUST_VERSION=$(pinned locust_version roles/locust/defaults/main.yml)
 
-step "system packages"
+step_name=""
+step_start=0
+step() { step_name=$1; step_start=$(date +%s); }
+done_step() { printf 'setup: %-44s %4ss  %s\n' "$step_name" "$(( $(date +%s) - step_start ))" "$*"; }
+# die CAUSE WHAT-TO-DO [LOG]: one message, then exit 1.
+die() {
+  printf '\nsetup: FAILED at "%s" after %ss\n  cause: %s\n  to do: %s\n' \
+    "$step_name" "$(( $(date +%s) - step_start ))" "$1" "$2" >&2
+  if [ -n "${3:-}" ] && [ -s "$3" ]; then
+    printf '  last lines of %s:\n' "$3" >&2
+    tail -n 15 "$3" | sed 's/^/    /' >&2
+  fi
+  exit 1
+}
+
+step "prerequisites"
+command -v apt-get >/dev/null 2>&1 \
+  || die "apt-get not found: setup needs a Debian or Ubuntu machine" "run it on Debian 12 / Ubuntu, or install by hand what scripts/setup.sh lists"
+if [ -n "$SUDO" ] && ! sudo -n true 2>/dev/null; then
+  die "not root and sudo asks for a password" "run as root, or run 'sudo -v' first"
+fi
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+  || die "$PYTHON is missing or older than 3.11 (Locust and the venv need >= 3.11)" "install python3 >= 3.11 or set PYTHON=/path/to/python3.11"
+free_gb=$(df -Pk "$ROOT" | awk 'NR==2 {print int($4 / 1048576)}')
+docker_root=/var/lib/docker; [ -d "$docker_root" ] || docker_root=/var/lib
+docker_free_gb=$(df -Pk "$docker_root" | awk 'NR==2 {print int($4 / 1048576)}')
+[ "$free_gb" -ge 6 ] \
+  || die "only ${free_gb} GB free under $ROOT (the venv, the caches and results need about 6 GB)" "free disk space, then re-run"
+[ "$docker_free_gb" -ge 6 ] \
+  || die "only ${docker_free_gb} GB free under $docker_root (images and lab containers need about 6 GB)" "free disk space (docker system prune), then re-run"
+done_step "ok: $("$PYTHON" --version 2>&1), ${free_gb} GB free"
+
+step "system packages (apt)"
 need=()
-for pkg in docker.io debootstrap openjdk-17-jdk-headless maven fortunes fortunes-min chromium fonts-liberation python3-psutil wrk openssh-client; do
+for pkg in docker.io debootstrap openjdk-17-jdk-headless maven fortunes fortunes-min chromium fonts-liberation \
+           python3-venv python3-psutil wrk openssh-client; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
-# A newer docker CLI may already be installed outside Debian's packages: docker.io is still needed for dockerd.
 if [ ${#need[@]} -gt 0 ]; then
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  $SUDO apt-get update -qq >"$LOG_DIR/apt.log" 2>&1 \
+    || die "apt-get update failed (no network to the Debian mirror, or a broken sources.list)" "check the mirror is reachable, then re-run" "$LOG_DIR/apt.log"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >>"$LOG_DIR/apt.log" 2>&1 \
+    || die "apt-get install of ${need[*]} failed" "read $LOG_DIR/apt.log, fix the package source, re-run" "$LOG_DIR/apt.log"
   # Debian starts these where systemd runs; the benchmark's nginx lives in the lab, not on the controller.
   ($SUDO systemctl disable --now nginx 2>/dev/null || true) >/dev/null
 fi
-echo "ok: ${#need[@]} installed"
+done_step "ok: ${#need[@]} installed${need:+ (${need[*]})}"
 
 step "docker engine"
+# A newer docker CLI may be installed outside Debian's packages (without buildx): whiskey needs only the engine.
 if ! docker info >/dev/null 2>&1; then
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    $SUDO systemctl start docker
+    $SUDO systemctl start docker >"$LOG_DIR/dockerd.log" 2>&1 || true
   else
-    $SUDO mkdir -p /var/log
-    $SUDO setsid nohup dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+    command -v dockerd >/dev/null || die "dockerd not found although docker.io is installed" "reinstall: apt-get install --reinstall docker.io"
+    $SUDO setsid nohup dockerd >"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
   fi
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 \
+    || die "the Docker engine did not answer within 60 s" "read $LOG_DIR/dockerd.log (or journalctl -u docker); start dockerd by hand, re-run" "$LOG_DIR/dockerd.log"
 fi
-docker info --format 'ok: docker {{.ServerVersion}} ({{.Driver}})'
+done_step "ok: $(docker info --format 'engine {{.ServerVersion}}, {{.Driver}}, cgroup v{{.CgroupVersion}}')"
 
 step "python venv (.venv)"
 if [ ! -x .venv/bin/python ] || ! cmp -s requirements/controller.txt .venv/.requirements 2>/dev/null \
@@ -50,29 +93,57 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements/controller.txt .venv/.requ
   # One resolver run over every pinned set: the controller's tools, the app (its tests run here; uWSGI compiles
   # once, ~40 s) and the report.
   .venv/bin/pip install -q -r requirements/controller.txt \
-    -r app/requirements.txt -r app/requirements-dev.txt -r report/requirements.txt
-  .venv/bin/pip install -q --no-deps -e app -e report
+    -r app/requirements.txt -r app/requirements-dev.txt -r report/requirements.txt >"$LOG_DIR/pip.log" 2>&1 \
+    || die "pip could not install the pinned requirements (registry unreachable or a pin that does not exist)" "read $LOG_DIR/pip.log; re-run when PyPI answers" "$LOG_DIR/pip.log"
+  .venv/bin/pip install -q --no-deps -e app -e report >>"$LOG_DIR/pip.log" 2>&1 \
+    || die "pip could not install the app and report packages" "read $LOG_DIR/pip.log" "$LOG_DIR/pip.log"
   cp requirements/controller.txt .venv/.requirements
   cat app/requirements*.txt report/requirements*.txt 2>/dev/null > .venv/.requirements-packages || true
 fi
-.venv/bin/ansible --version | sed -n 1p
+done_step "ok: $(.venv/bin/ansible --version 2>/dev/null | sed -n 1p), $(.venv/bin/molecule --version 2>/dev/null | sed -n 1p | cut -c1-40)"
 
-step "Locust for the load-driver tests (.cache/locust-venv)"
-if [ ! -x .cache/locust-venv/bin/locust ]; then
+step "Locust $LOCUST_VERSION (.cache/locust-venv)"
+# The same Locust as the clients get (roles/locust), for the load drivers' tests on the controller.
+if ! .cache/locust-venv/bin/locust --version 2>/dev/null | grep -q "$LOCUST_VERSION"; then
+  rm -rf .cache/locust-venv
   "$PYTHON" -m venv .cache/locust-venv
-  .cache/locust-venv/bin/pip install -q "locust==$LOCUST_VERSION"
+  .cache/locust-venv/bin/pip install -q "locust==$LOCUST_VERSION" >"$LOG_DIR/pip-locust.log" 2>&1 \
+    || die "pip could not install locust==$LOCUST_VERSION" "read $LOG_DIR/pip-locust.log; re-run when PyPI answers" "$LOG_DIR/pip-locust.log"
 fi
-.cache/locust-venv/bin/locust --version
+done_step "ok: $(.cache/locust-venv/bin/locust --version 2>&1 | head -1)"
 
-step "Elasticsearch $ES_VERSION archive (Maven Central)"
+step "Elasticsearch $ES_VERSION archive"
 mkdir -p .cache/elasticsearch
 archive=.cache/elasticsearch/elasticsearch-$ES_VERSION.zip
 if [ ! -s "$archive" ]; then
-  mvn -q -B dependency:copy \
+  # Maven's local repository inside the clone: a fresh clone fetches it again, nothing from ~/.m2 is trusted.
+  mvn -q -B -Dmaven.repo.local="$ROOT/.cache/m2" dependency:copy \
     -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
-    -DoutputDirectory="$ROOT/.cache/elasticsearch" -Dmdep.overWriteReleases=false
+    -DoutputDirectory="$ROOT/.cache/elasticsearch" -Dmdep.overWriteReleases=false >"$LOG_DIR/maven.log" 2>&1 \
+    || die "Maven could not fetch org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION" "read $LOG_DIR/maven.log; re-run when Maven Central answers" "$LOG_DIR/maven.log"
 fi
-ls -l "$archive"
+# Maven Central publishes a SHA-1 beside each artifact; Maven checks it on download (checksumPolicy=warn by
+# default, so check it here, failing on a mismatch).
+sha1_file=$(find .cache/m2 -name "elasticsearch-$ES_VERSION.zip.sha1" 2>/dev/null | head -1)
+if [ -n "$sha1_file" ]; then
+  want=$(cut -c1-40 "$sha1_file")
+  got=$(sha1sum "$archive" | cut -c1-40)
+  [ "$want" = "$got" ] || { rm -f "$archive"; die "$archive does not match Maven Central's SHA-1 ($got, expected $want)" "re-run: the archive was removed"; }
+  checked="sha1 $got verified"
+else
+  checked="present (fetched earlier)"
+fi
+done_step "ok: $(du -h "$archive" | cut -f1), $checked"
 
-step "lab base images"
-PATH="$ROOT/.venv/bin:$PATH" ansible-playbook playbooks/images.yml
+step "lab base images (${WHISKEY_IMAGE_TAG:-bookworm})"
+extra=()
+[ "${WHISKEY_REBUILD_IMAGES:-0}" = 1 ] && extra=(-e lab_images_rebuild=true)
+PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg" \
+  .venv/bin/ansible-playbook playbooks/images.yml "${extra[@]}" >"$LOG_DIR/images.log" 2>&1 \
+  || die "building the lab's images failed" "read $LOG_DIR/images.log (debootstrap needs Debian's mirror)" "$LOG_DIR/images.log"
+tag=${WHISKEY_IMAGE_TAG:-bookworm}
+how=present; grep -Eq 'localhost +: .*changed=[1-9]' "$LOG_DIR/images.log" && how=built
+done_step "$how: $(docker image inspect -f '{{index .RepoTags 0}} {{.Size}}' "whiskey-base:$tag" "whiskey-systemd:$tag" \
+  | awk '{printf "%s%s (%d MB)", (NR>1?", ":""), $1, $2/1e6}')"
+
+printf 'setup: %-44s %4ss\n' "done" "$(( $(date +%s) - setup_start ))"

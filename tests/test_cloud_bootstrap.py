@@ -4,6 +4,7 @@ running and see the server from the client on the private network; a second run 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +16,9 @@ from .test_lab import docker, recap
 
 pytestmark = pytest.mark.lab
 
-IMAGE = "whiskey-fresh-vm:bookworm"
+# Built on the lab's systemd image of this run's tag (CI builds its own under WHISKEY_IMAGE_TAG).
+TAG = os.environ.get("WHISKEY_IMAGE_TAG") or "bookworm"
+IMAGE = f"whiskey-fresh-vm:{TAG}"
 NETWORK = "whiskey-t-cloud"
 HOSTS = {"server": "whiskey-t-vm-server", "client": "whiskey-t-vm-client"}
 
@@ -30,7 +33,8 @@ def _remove() -> None:
 def vms(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cloud")
     build = subprocess.run(
-        ["docker", "build", "-q", "-t", IMAGE, str(ROOT / "tests/data/fresh-vm")],
+        ["docker", "build", "-q", "--build-arg", f"BASE_IMAGE=whiskey-systemd:{TAG}", "-t", IMAGE,
+         str(ROOT / "tests/data/fresh-vm")],
         text=True,
         capture_output=True,
         timeout=600,
