@@ -86,6 +86,8 @@ if ! docker info >/dev/null 2>&1; then
 fi
 done_step "ok: $(docker info --format 'engine {{.ServerVersion}}, {{.Driver}}, cgroup v{{.CgroupVersion}}')"
 
+# Every later step (molecule calls ansible-config) finds the venv's tools first.
+export PATH="$ROOT/.venv/bin:$PATH"
 step "python venv (.venv)"
 if [ ! -x .venv/bin/python ] || ! cmp -s requirements/controller.txt .venv/.requirements 2>/dev/null \
    || ! cat app/requirements*.txt report/requirements*.txt 2>/dev/null | cmp -s - .venv/.requirements-packages; then
@@ -117,32 +119,32 @@ mkdir -p .cache/elasticsearch
 archive=.cache/elasticsearch/elasticsearch-$ES_VERSION.zip
 if [ ! -s "$archive" ]; then
   # Maven's local repository inside the clone: a fresh clone fetches it again, nothing from ~/.m2 is trusted.
-  mvn -q -B -Dmaven.repo.local="$ROOT/.cache/m2" dependency:copy \
+  mvn -q -B -C -Dmaven.repo.local="$ROOT/.cache/m2" dependency:copy \
     -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
     -DoutputDirectory="$ROOT/.cache/elasticsearch" -Dmdep.overWriteReleases=false >"$LOG_DIR/maven.log" 2>&1 \
     || die "Maven could not fetch org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION" "read $LOG_DIR/maven.log; re-run when Maven Central answers" "$LOG_DIR/maven.log"
 fi
-# Maven Central publishes a SHA-1 beside each artifact; Maven checks it on download (checksumPolicy=warn by
-# default, so check it here, failing on a mismatch).
-sha1_file=$(find .cache/m2 -name "elasticsearch-$ES_VERSION.zip.sha1" 2>/dev/null | head -1)
-if [ -n "$sha1_file" ]; then
-  want=$(cut -c1-40 "$sha1_file")
-  got=$(sha1sum "$archive" | cut -c1-40)
-  [ "$want" = "$got" ] || { rm -f "$archive"; die "$archive does not match Maven Central's SHA-1 ($got, expected $want)" "re-run: the archive was removed"; }
-  checked="sha1 $got verified"
-else
-  checked="present (fetched earlier)"
+# The archive is not a signed package: its SHA-256 is pinned beside the version (the role checks it again).
+want=$(sed -n 's/^elasticsearch_archive_sha256: *"\{0,1\}\([0-9a-f]*\)"\{0,1\}.*/\1/p' roles/elasticsearch/defaults/main.yml | head -1)
+got=$(sha256sum "$archive" | cut -c1-64)
+if [ -n "$want" ] && [ "$want" != "$got" ]; then
+  rm -f "$archive"
+  die "$archive has SHA-256 $got, not the pinned elasticsearch_archive_sha256 $want" "re-run to fetch it again (the file was removed); if the version changed, pin its checksum"
 fi
+checked="sha256 ${got:0:12}… ${want:+matches the pin}"
 done_step "ok: $(du -h "$archive" | cut -f1), $checked"
 
 step "lab base images (${WHISKEY_IMAGE_TAG:-bookworm})"
 extra=()
 [ "${WHISKEY_REBUILD_IMAGES:-0}" = 1 ] && extra=(-e lab_images_rebuild=true)
-PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg" \
-  .venv/bin/ansible-playbook playbooks/images.yml "${extra[@]}" >"$LOG_DIR/images.log" 2>&1 \
+ANSIBLE_CONFIG="$ROOT/ansible.cfg" .venv/bin/ansible-playbook playbooks/images.yml "${extra[@]}" >"$LOG_DIR/images.log" 2>&1 \
   || die "building the lab's images failed" "read $LOG_DIR/images.log (debootstrap needs Debian's mirror)" "$LOG_DIR/images.log"
 tag=${WHISKEY_IMAGE_TAG:-bookworm}
-how=present; grep -Eq 'localhost +: .*changed=[1-9]' "$LOG_DIR/images.log" && how=built
+how=present
+if grep -Eq 'localhost +: .*changed=[1-9]' "$LOG_DIR/images.log"; then
+  how="built ($(grep -E '^lab_images : Build the (base image with debootstrap|systemd image)' "$LOG_DIR/images.log" \
+    | sed -E 's/^lab_images : Build the (base image with debootstrap|systemd image).* ([0-9.]+s)$/\1 \2/' | paste -sd, -))"
+fi
 done_step "$how: $(docker image inspect -f '{{index .RepoTags 0}} {{.Size}}' "whiskey-base:$tag" "whiskey-systemd:$tag" \
   | awk '{printf "%s%s (%d MB)", (NR>1?", ":""), $1, $2/1e6}')"
 

@@ -33,8 +33,16 @@ def _remove() -> None:
 def vms(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cloud")
     build = subprocess.run(
-        ["docker", "build", "-q", "--build-arg", f"BASE_IMAGE=whiskey-systemd:{TAG}", "-t", IMAGE,
-         str(ROOT / "tests/data/fresh-vm")],
+        [
+            "docker",
+            "build",
+            "-q",
+            "--build-arg",
+            f"BASE_IMAGE=whiskey-systemd:{TAG}",
+            "-t",
+            IMAGE,
+            str(ROOT / "tests/data/fresh-vm"),
+        ],
         text=True,
         capture_output=True,
         timeout=600,
