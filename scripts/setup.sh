@@ -119,7 +119,7 @@ mkdir -p .cache/elasticsearch
 archive=.cache/elasticsearch/elasticsearch-$ES_VERSION.zip
 if [ ! -s "$archive" ]; then
   # Maven's local repository inside the clone: a fresh clone fetches it again, nothing from ~/.m2 is trusted.
-  mvn -q -B -C -Dmaven.repo.local="$ROOT/.cache/m2" dependency:copy \
+  mvn -q -B -Dmaven.repo.local="$ROOT/.cache/m2" dependency:copy \
     -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
     -DoutputDirectory="$ROOT/.cache/elasticsearch" -Dmdep.overWriteReleases=false >"$LOG_DIR/maven.log" 2>&1 \
     || die "Maven could not fetch org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION" "read $LOG_DIR/maven.log; re-run when Maven Central answers" "$LOG_DIR/maven.log"
