@@ -106,6 +106,14 @@ def _scenarios(value: Any, known: list[str], errors: list[str]) -> list[str]:
     return names
 
 
+def _percent(name: str, value: Any, errors: list[str], what: str) -> float | None:
+    parsed = _parse(value)
+    if isinstance(parsed, bool) or not isinstance(parsed, int | float) or not 0 <= parsed <= 100:
+        errors.append(f"{name}={value!r} is not valid: {what} must be a number of percent from 0 to 100")
+        return None
+    return float(parsed)
+
+
 def _bool(name: str, value: Any, errors: list[str]) -> bool:
     parsed = _parse(value)
     if isinstance(parsed, bool):
@@ -138,6 +146,15 @@ def whiskey_bench_input(variables: dict[str, Any], known_scenarios: list[str]) -
             "telemetry_interval", v.get("telemetry_interval"), errors, "the sampling interval in seconds"
         ),
         "force": _bool("force", v.get("force", False), errors),
+        "max_error_pct": _percent(
+            "max_error_pct", v.get("max_error_pct", 1), errors, "the share of failed requests a valid run may have"
+        ),
+        "client_overhead_pct": _percent(
+            "client_overhead_pct",
+            v.get("client_overhead_pct", 25),
+            errors,
+            "the share of the measured median latency the client itself may add",
+        ),
         "run_id": str(v.get("run_id") or ""),
     }
     if config["run_id"] and not RUN_ID_RE.match(config["run_id"]):

@@ -1,6 +1,7 @@
 """Bad results folders: a clear message and a report of what is there, never a traceback."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -53,10 +54,29 @@ def test_interrupted_run(run_copy, capsys):
     assert main(["summary", str(run_copy)]) == 1
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
-    assert "UNFINISHED run workers=2 gunicorn repeat 2" in captured.out
-    assert "FAILED run workers=1 nginx-gunicorn repeat 1: nginx did not start" in captured.out
-    assert "NOT RUN: workers=2 nginx-gunicorn repeat 2" in captured.out
-    assert "only 1 repeat, no confidence interval" in captured.out
+    warns = [line for line in captured.out.splitlines() if line.startswith("  ! ")]
+    # One line per kind, naming the runs it concerns.
+    assert [w for w in warns if "UNFINISHED" in w] == [
+        "  ! UNFINISHED (1 run: 2/gunicorn/2): no status.json, not ranked (re-run bench.yml with the same run_id)"
+    ]
+    (failed,) = [w for w in warns if "FAILED" in w]
+    assert failed.startswith("  ! FAILED (1 run: 1/nginx-gunicorn/1): not measured")
+    assert failed.endswith("; nginx did not start: bind() to 127.0.0.1:18099 failed")
+    assert [w for w in warns if "NOT RUN" in w] == [
+        "  ! NOT RUN (1 run: 2/nginx-gunicorn/2): in run.json's plan, no folder"
+    ]
+    (single,) = [w for w in warns if "only 1 repeat" in w]
+    assert single == (
+        "  ! only 1 repeat, no confidence interval (3 rows: nginx-gunicorn (workers=1), gunicorn (workers=2), "
+        "nginx-gunicorn (workers=2)): use repeats >= 2"
+    )
+    # The three runs that are not results are listed apart, with their verdict and reason.
+    not_ranked = captured.out.split("Not ranked (3):\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split()[:2] for line in not_ranked[1:]] == [
+        ["1/nginx-gunicorn/1", "failed"],
+        ["2/gunicorn/2", "unfinished"],
+        ["2/nginx-gunicorn/2", "not", "run"][:2],
+    ]
     summary = json.loads((run_copy / "report" / "summary.json").read_text())
     reps = {(r["workers"], r["scenario"]): (r["repeats"], r["repeats_total"]) for r in summary["rows"]}
     assert reps == {
@@ -65,8 +85,14 @@ def test_interrupted_run(run_copy, capsys):
         (2, "gunicorn"): (1, 2),
         (2, "nginx-gunicorn"): (1, 1),
     }
+    assert [(n["run"], n["verdict"]) for n in summary["not_ranked"]] == [
+        ("1/nginx-gunicorn/1", "failed"),
+        ("2/gunicorn/2", "unfinished"),
+        ("2/nginx-gunicorn/2", "not run"),
+    ]
     html = (run_copy / "report" / "report.html").read_text()
-    assert "UNFINISHED run" in html and "FAILED run" in html and 'id="summary-table"' in html
+    assert "UNFINISHED (1 run" in html and "FAILED (1 run" in html and 'id="summary-table"' in html
+    assert 'id="not-ranked-table"' in html and "nginx did not start" in html
 
 
 def test_every_run_failed(run_copy, capsys):
@@ -76,8 +102,14 @@ def test_every_run_failed(run_copy, capsys):
         st_path.write_text(json.dumps(st))
     assert main(["summary", str(run_copy)]) == 1
     out = capsys.readouterr().out
-    assert out.count("FAILED run") == 8
-    assert (run_copy / "report" / "report.html").exists()
+    # One warning line for the 8 failed runs, with their one error; all 8 in the Not ranked table.
+    (line,) = [w for w in out.splitlines() if "FAILED" in w]
+    assert line.startswith("  ! FAILED (8 runs: 1/gunicorn/1, 1/gunicorn/2, ") and line.endswith(
+        "; Elasticsearch did not answer"
+    )
+    assert "Not ranked (8):" in out
+    assert len(re.findall(r"^  \d/\S+ +failed +Elasticsearch did not answer$", out, re.MULTILINE)) == 8
+    assert "No valid measurements" in (run_copy / "report" / "report.html").read_text()
 
 
 def test_damaged_files(run_copy, capsys):
@@ -96,10 +128,16 @@ def test_damaged_files(run_copy, capsys):
     rc = main(["summary", str(run_copy), "--no-figures"])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "locust_stats_history.csv has no Aggregated rows" in out
-    assert "unreadable telemetry-server.json" in out
-    assert "no server telemetry" in out
-    assert "client-bound run workers=2 nginx-gunicorn repeat 1" in out and "locust at 97% of a core" in out
+    assert "results (1 run: 1/gunicorn/1): locust_stats_history.csv has no Aggregated rows" in out
+    assert (
+        "telemetry (2 runs: 1/gunicorn/2, 2/gunicorn/1): 1/gunicorn/2: unreadable telemetry-server.json"
+        in out
+    )
+    assert "2/gunicorn/1: no server telemetry" in out
+    # The client-bound flag of an older whiskey: still ranked (valid, not judged), but said.
+    (bound,) = [line for line in out.splitlines() if "client-bound (" in line]
+    assert bound.startswith("  ! client-bound (1 run: 2/nginx-gunicorn/1): flagged by an older whiskey")
+    assert bound.endswith("; locust at 97% of a core")
     assert "run.json is unreadable" in out
     row = next(
         r

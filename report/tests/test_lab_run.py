@@ -23,7 +23,7 @@ def test_every_scenario_of_the_lab_run_is_read():
     rs = load_runset(DATA)
     planned = json.loads((DATA / "run.json").read_text())["variables"]["scenarios"]
     assert sorted(r.scenario for r in rs.runs) == sorted(planned)
-    assert all(r.state == "ok" for r in rs.runs)
+    assert all(r.state == "valid" and not r.judged for r in rs.runs)  # "ok" of an older whiskey
     assert all(r.server_tel and r.client_tels for r in rs.runs)
 
 

@@ -1,8 +1,9 @@
 """whiskey-report: the report of a whiskey benchmark run (results/<run_id>/, docs/results-format.md).
 
-Exit codes: 0 report written, every planned run ok; 1 report written from what is there, but some runs failed,
-did not finish or were not run; 2 nothing to report (folder missing, empty or without measured runs) or bad
-arguments.
+Exit codes of summary and compare: 0 report written, every planned run valid; 1 report written from what is
+there, but some runs were invalid, failed, did not finish or were not run; 2 nothing to report (folder missing,
+empty or without measured runs) or bad arguments. verdict: 0 the status document was printed (and written with
+--write), whatever the verdict; 2 bad arguments or status.json could not be written.
 """
 
 import argparse
@@ -16,6 +17,8 @@ EPILOG = """examples:
   whiskey-report summary results/20261124T223000Z          table, summary.csv/json, figures, report.html
   whiskey-report summary results/RUN --no-figures          table and summary files only (fast)
   whiskey-report compare results/BASE results/CONTENDER    differences, in the terminal and compare.html
+  whiskey-report verdict results/RUN/6/gunicorn/1 --context ctx.json --write
+                                                           judge one run: print (and write) its status.json
 """
 
 
@@ -48,6 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("baseline", type=Path, help="the baseline results/<run_id>/ folder")
     c.add_argument("contender", type=Path, help="the contender results/<run_id>/ folder")
     c.add_argument("--out", type=Path, help="HTML file to write (default: CONTENDER/report/compare.html)")
+    v = sub.add_parser(
+        "verdict",
+        help="judge one run folder: valid, invalid or failed; prints its status.json",
+        description="Judge one <workers>/<scenario>/<repeat>/ run folder with the benchmark loop's context "
+        "(errors, thresholds, calibration, ...; the format is in whiskey_report/verdict.py and "
+        "docs/results-format.md) and print the complete status.json document as JSON. Bad or missing files "
+        "are reasons in the document, never a traceback.",
+    )
+    v.add_argument("run_dir", type=Path, help="a results/<run_id>/<workers>/<scenario>/<repeat>/ folder")
+    v.add_argument("--context", required=True, help="the loop's CONTEXT.json ('-': standard input)")
+    v.add_argument("--write", action="store_true", help="also write RUN_DIR/status.json (atomically)")
     return p
 
 
@@ -60,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "summary":
             return _summary(args)
+        if args.command == "verdict":
+            return _verdict(args)
         return _compare(args)
     except ResultsError as exc:
         print(f"whiskey-report: {exc}", file=sys.stderr)
@@ -81,10 +97,31 @@ def _summary(args) -> int:
         print(f"Report:  {rep.html}")
     if rep.incomplete:
         print(
-            "whiskey-report: some runs failed, did not finish or were not run: the report shows what is there.",
+            "whiskey-report: some runs were invalid, failed, did not finish or were not run: the report ranks "
+            "the valid ones and lists the others as not ranked.",
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _verdict(args) -> int:
+    from whiskey_report.verdict import dumps, judge, read_context, write_status
+
+    context, problem = read_context(args.context)
+    if problem:
+        context = {"errors": [problem]}
+    doc = judge(args.run_dir, context)
+    print(dumps(doc))
+    if args.write:
+        try:
+            path = write_status(args.run_dir, doc)
+        except OSError as exc:
+            print(
+                f"whiskey-report verdict: cannot write {args.run_dir / 'status.json'}: {exc}", file=sys.stderr
+            )
+            return 2
+        print(f"whiskey-report verdict: {doc['verdict']}, written to {path}", file=sys.stderr)
     return 0
 
 

@@ -48,10 +48,11 @@ def _save(fig, path: Path) -> Path:
 
 
 def _first_ok_runs(rs: RunSet, workers: int):
-    """The first successful repeat of each scenario at this workers value (what the panels draw)."""
+    """The first valid repeat of each scenario at this workers value (what the panels draw): invalid and
+    failed runs are never drawn."""
     chosen = {}
     for run in sorted(rs.runs, key=lambda r: (r.scenario, r.repeat)):
-        if run.workers == workers and run.state == "ok" and run.series and run.scenario not in chosen:
+        if run.workers == workers and run.state == "valid" and run.series and run.scenario not in chosen:
             chosen[run.scenario] = run
     return chosen
 
@@ -110,7 +111,7 @@ def timeseries(rs: RunSet, out: Path) -> list[Path]:
         if starts:
             handles.append(Patch(color="grey", alpha=0.25, label="ramp-up / warm-up (excluded)"))
         legend_ax.legend(
-            handles=handles, loc="center", title=f"workers={workers} (repeat 1 of each)", fontsize=9
+            handles=handles, loc="center", title=f"workers={workers} (first valid repeat)", fontsize=9
         )
         for ax in list(axes.flat)[:-1]:
             ax.set_xlabel("seconds since Locust started", fontsize=8)

@@ -1,4 +1,9 @@
-"""Plain-language findings computed from the summary rows, and the warnings a reader must see."""
+"""Plain-language findings computed from the summary rows, and the warnings a reader must see.
+
+The rows hold valid runs only (summary.build_rows), so no headline, ranking, significance test or conclusion
+rests on an invalid or failed run; a scenario whose runs were all invalid is named as such where a conclusion
+cannot be checked without it.
+"""
 
 from dataclasses import dataclass
 
@@ -64,9 +69,12 @@ def _best_first(group: list[Row], key: str, lower: bool) -> list[Row]:
     return sorted(group, key=lambda r: r.value(key), reverse=not lower)
 
 
-def findings(rows: list[Row]) -> list[Finding]:
+def findings(rows: list[Row], unranked: dict[int, set[str]] | None = None) -> list[Finding]:
+    """Headlines, significance and the original's conclusions, from valid rows only. `unranked`: per workers
+    value, the scenarios that were run but have no valid run (named where a conclusion needs them)."""
     if not rows:
         return []
+    unranked = unranked or {}
     key, desc, lower = primary_metric(rows)
     out: list[Finding] = []
     for (workers, conc), group in _groups(rows).items():
@@ -93,18 +101,20 @@ def findings(rows: list[Row]) -> list[Finding]:
                     f"{word} ({why}).",
                 )
             )
-        out.extend(_original_conclusions(where, group, key, desc, lower))
+        out.extend(_original_conclusions(where, group, key, desc, lower, unranked.get(workers, set())))
     return out
 
 
-def _original_conclusions(where: str, group: list[Row], key: str, desc: str, lower: bool) -> list[Finding]:
+def _original_conclusions(
+    where: str, group: list[Row], key: str, desc: str, lower: bool, unranked: set[str] = frozenset()
+) -> list[Finding]:
     by = {r.scenario: r for r in group}
     originals = [r for r in group if r.scenario in ORIGINAL_SEVEN]
     ranked = _best_first(originals, key, lower)
     out = []
 
     def missing(*names):
-        return [n for n in names if n not in by]
+        return [f"{n} (no valid run)" if n in unranked else n for n in names if n not in by]
 
     def better(a: Row, b: Row) -> bool:
         return a.value(key) < b.value(key) if lower else a.value(key) > b.value(key)
@@ -115,8 +125,9 @@ def _original_conclusions(where: str, group: list[Row], key: str, desc: str, low
         out.append(
             Finding(
                 "conclusion",
-                f"{title}: cannot check at {where} (needs nginx-uwsgi and another of the "
-                "original seven scenarios)",
+                f"{title}: cannot check at {where} (needs nginx-uwsgi"
+                + (" (no valid run)" if "nginx-uwsgi" in unranked else "")
+                + " and another of the original seven scenarios)",
                 "cannot check",
             )
         )
@@ -230,36 +241,119 @@ def _container_warning(rs: RunSet) -> str | None:
     )
 
 
+# Warnings are grouped: one line per kind, naming the runs (or summary rows) it concerns. key -> (label, what it
+# means). "reason:<kind>" are the reasons of invalid runs (not ranked), the others never exclude a run.
+GROUPS = {
+    "failed": ("FAILED", "not measured, not ranked (logs in each run's logs/)"),
+    "unfinished": ("UNFINISHED", "no status.json, not ranked (re-run bench.yml with the same run_id)"),
+    "not-run": ("NOT RUN", "in run.json's plan, no folder"),
+    "reason:errors": ("too many failed requests", "invalid, not ranked"),
+    "reason:backend": ("Elasticsearch unhealthy", "invalid, not ranked"),
+    "reason:request": ("the probe's request failed", "invalid, not ranked"),
+    "reason:processes": ("server restarted or workers died", "invalid, not ranked"),
+    "reason:results": ("results failed their sanity checks", "invalid, not ranked"),
+    "reason:client": (
+        "client-bound",
+        "the load generator, not the server, set the pace: invalid, not ranked",
+    ),
+    "old-client-bound": (
+        "client-bound",
+        "flagged by an older whiskey, which still ranked the run: the load generator, not the server, set the pace",
+    ),
+    "not-judged": (
+        "not judged (results from an older whiskey)",
+        "status 'ok' without a verdict: ranked as valid, but errors, backend, processes and client were not checked",
+    ),
+    "client": ("client check incomplete", None),
+    "probe": ("probe incomplete", None),
+    "telemetry": ("telemetry", None),
+    "results": ("results", None),
+    "context": ("verdict context", None),
+    "failed requests": ("failed requests in the measurement window", None),
+    "single repeat": ("only 1 repeat, no confidence interval", "use repeats >= 2"),
+}
+MAX_DETAILS = 8
+
+
+def group_lines(entries: list[tuple[str, str, str]], unit: str = "run") -> list[str]:
+    """[(key, who, message)] -> one line per key: "<label> (<n> runs: a, b): <meaning>; a: <message>; ..."."""
+    order = list(GROUPS)
+    by: dict[str, dict[str, list[str]]] = {}
+    for key, who, message in entries:
+        msgs = by.setdefault(key, {}).setdefault(who, [])
+        if message and message not in msgs:
+            msgs.append(message)
+    out = []
+    for key in sorted(by, key=lambda k: (order.index(k) if k in order else len(order), k)):
+        if key in GROUPS:
+            label, meaning = GROUPS[key]
+        elif key.startswith("reason:"):
+            label, meaning = key.removeprefix("reason:"), "invalid, not ranked"
+        else:
+            label, meaning = key, None
+        whos = by[key]
+        n = len(whos)
+        names = ", ".join(whos)
+        line = f"{label} ({n} {unit}{'' if n == 1 else 's'}: {names})"
+        # Each distinct message once: alone when every run of the kind has it, else after the runs it concerns.
+        messages: dict[str, list[str]] = {}
+        for who, msgs in whos.items():
+            for m in msgs:
+                messages.setdefault(m, []).append(who)
+        details = [m if len(ws) == n else f"{', '.join(ws)}: {m}" for m, ws in messages.items()]
+        if len(details) > MAX_DETAILS:
+            details = [*details[:MAX_DETAILS], f"and {len(details) - MAX_DETAILS} more (see the Runs table)"]
+        parts = ([meaning] if meaning else []) + details
+        out.append(line + (": " + "; ".join(parts) if parts else ""))
+    return out
+
+
+def _problem_kind(message: str) -> str:
+    return "telemetry" if "telemetry" in message else "results"
+
+
 def warnings(rs: RunSet, rows: list[Row]) -> list[str]:
+    """What a reader must see, grouped by kind (one line per kind naming the runs it concerns)."""
     out = list(rs.problems)
     boxed = _container_warning(rs)
     if boxed:
         out.append(boxed)
+    entries: list[tuple[str, str, str]] = []
     for run in rs.runs:
-        where = f"workers={run.workers} {run.scenario} repeat {run.repeat}"
+        who = run.label
         if run.state == "failed":
-            out.append(
-                f"FAILED run {where}: {run.error or 'no error given'} (excluded; logs in {run.path / 'logs'})"
-            )
-        elif run.state == "unfinished":
-            out.append(
-                f"UNFINISHED run {where}: {run.error} (excluded; re-run bench.yml with the same run_id)"
-            )
-        else:
+            reasons = [r["message"] for r in run.reasons if r.get("message")]
+            entries.append(("failed", who, "; ".join(reasons) if reasons else run.error or "no error given"))
+            continue
+        if run.state == "unfinished":
+            entries.append(("unfinished", who, ""))
+            continue
+        if run.state == "invalid":
+            for r in run.reasons or [{"kind": "other", "message": "no reason given"}]:
+                entries.append((f"reason:{r['kind']}", who, r["message"]))
+        if not run.judged:
+            entries.append(("not-judged", who, ""))
             if run.status.get("client_bound"):
                 reasons = "; ".join(run.status.get("client_bound_reasons") or []) or "no reason given"
-                out.append(
-                    f"client-bound run {where}: the load generator, not the server, set the pace ({reasons})"
-                )
-            for p in run.problems:
-                out.append(f"{where}: {p}")
-            if not run.measurements and not run.problems:
-                out.append(f"{where}: no measurements")
+                entries.append(("old-client-bound", who, reasons))
+        for w in run.warns:
+            entries.append((w["kind"], who, w["message"]))
+        for p in run.problems:
+            if run.state == "invalid" and p in run.result_errors:
+                continue  # already a reason
+            entries.append((_problem_kind(p), who, p))
+        if not run.measurements and not run.problems and run.state == "valid":
+            entries.append(("results", who, "no measurements"))
     for w, s, rep in rs.expected_missing:
-        out.append(f"NOT RUN: workers={w} {s} repeat {rep} (in run.json's plan, no folder)")
+        entries.append(("not-run", f"{w}/{s}/{rep}", ""))
+    out += group_lines(entries)
+    row_entries: list[tuple[str, str, str]] = []
     for row in rows:
         if row.failure_pct and row.failure_pct > 0:
-            out.append(f"{row.label}: {row.failures} failed requests ({row.failure_pct:.2f}%)")
+            row_entries.append(
+                ("failed requests", row.label, f"{row.failures} of {row.requests} ({row.failure_pct:.2f}%)")
+            )
         if row.repeats < 2:
-            out.append(f"{row.label}: only {row.repeats} repeat, no confidence interval (use repeats >= 2)")
+            row_entries.append(("single repeat", row.label, ""))
+    out += group_lines(row_entries, unit="row")
     return out

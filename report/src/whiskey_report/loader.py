@@ -1,8 +1,18 @@
 """Read one results/<run_id>/ folder (docs/results-format.md) into per-run measurements.
 
-Measurement window of a Locust run. Locust's own Aggregated numbers count from the first request, ramp-up
-included, so the report recomputes everything from locust_stats_history.csv (one row per second holding
-cumulative counts, the cumulative average and rolling ~10-s percentiles):
+How every number is computed is written down in docs/statistics.md; in short:
+
+Locust runs with `stats_reset` (status.json: Locust ran with --reset-stats, which resets every statistic once
+spawning completes). The Aggregated row of locust_stats.csv then covers exactly the measurement window, from
+the reset to the end of the run: requests, failures, Requests/s, the average and the 50/90/99/99.9 %
+percentiles are Locust's own, computed on the window's response-time histogram (Locust rounds response times
+above 100 ms to 2 significant digits); max is its Max Response Time. The window lasts from the reset (located
+in locust_stats_history.csv: the one drop of the cumulative counters to ~0, where spawning completed) to the
+last history row. The history gives the time series for the figures.
+
+Locust runs without `stats_reset` (results of an older whiskey): Locust's Aggregated numbers count from the
+first request, ramp-up included, so the window is recomputed from locust_stats_history.csv (one row per
+second holding cumulative counts, the cumulative average and rolling ~10-s percentiles):
 
   window start = the later of (a) the first second at which the user count reached its maximum (ramp-up
                  over) and (b) the last `duration_s` seconds of the history (status.json; the seconds before
@@ -10,8 +20,13 @@ cumulative counts, the cumulative average and rolling ~10-s percentiles):
   window end   = the last history row.
   requests, failures = cumulative counts at the end minus those at the start;
   RPS = requests / window seconds; average latency = exact, from the cumulative averages × counts;
-  p50/p90/p99 = the request-weighted mean of Locust's rolling percentiles of the rows inside the window
-                (an estimate: Locust keeps no exact window percentiles); max = the largest rolling max.
+  p50/p90/p99/p99.9 = the request-weighted mean of Locust's rolling percentiles of the rows inside the window:
+                an ESTIMATE, not a percentile (Measurement.percentiles_estimated); max = the largest rolling max.
+
+Both ways the history is checked (read_history): its last line is complete, the cumulative counters never
+decrease (but for the one reset when stats_reset), no rate is negative, and its final counts match Locust's
+Aggregated row within 1 % (or the last second's requests). A failed check is a `results` problem
+(Run.result_errors), which the verdict (verdict.py) turns into an `invalid` run.
 Throughput-profile runs are read from throughput.json (one measurement per concurrency level; warm-up is
 already excluded by the driver).
 """
@@ -24,7 +39,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-PCT_COLS = {"p50": "50%", "p90": "90%", "p99": "99%", "max": "100%"}
+PCT_COLS = {"p50": "50%", "p90": "90%", "p99": "99%", "p999": "99.9%", "max": "100%"}
+# A drop of the cumulative counters counts as Locust's statistics reset only this close to the end of spawning.
+RESET_SLACK_S = 5.0
+# The history's last counts must match locust_stats.csv's Aggregated row within this fraction (or within the
+# last second's requests: Locust writes locust_stats.csv after the last history row).
+TOTALS_TOLERANCE = 0.01
+VERDICTS = ("valid", "invalid", "failed")
 
 
 class ResultsError(Exception):
@@ -95,6 +116,10 @@ class Measurement:
     window_s: float
     window_start: float | None = None  # epoch
     window_end: float | None = None
+    p999: float | None = None
+    # True when p50..p99.9 are request-weighted means of Locust's rolling percentiles (no stats_reset), not
+    # percentiles of the window's own distribution.
+    percentiles_estimated: bool = False
 
 
 @dataclass
@@ -103,7 +128,7 @@ class Run:
     scenario: str
     repeat: int
     path: Path
-    state: str  # ok | failed | unfinished
+    state: str  # the verdict: valid | invalid | failed, or unfinished (no status.json)
     status: dict
     error: str | None = None
     measurements: list[Measurement] = field(default_factory=list)
@@ -112,11 +137,30 @@ class Run:
     t0: float | None = None  # epoch of the first history row
     server_tel: Telemetry | None = None
     client_tels: list[Telemetry] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # everything the reader noticed (report warnings)
+    result_errors: list[str] = field(
+        default_factory=list
+    )  # the problems that fail the results' sanity checks
+    judged: bool = True  # False: status "ok" of an older whiskey, without a verdict (treated as valid)
+    reasons: list[dict] = field(default_factory=list)  # status.json's reasons: [{"kind", "message"}]
+    warns: list[dict] = field(default_factory=list)  # status.json's warnings: [{"kind", "message"}]
 
     @property
     def key(self) -> tuple[int, str]:
         return (self.workers, self.scenario)
+
+    @property
+    def label(self) -> str:
+        return f"{self.workers}/{self.scenario}/{self.repeat}"
+
+    @property
+    def measured(self) -> bool:
+        return self.state in ("valid", "invalid")
+
+    def bad(self, message: str) -> None:
+        """A problem that fails the results' sanity checks (a `results` reason of the verdict)."""
+        self.problems.append(message)
+        self.result_errors.append(message)
 
 
 @dataclass
@@ -232,29 +276,195 @@ def _csv_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def _count(n: float) -> str:
+    """1471 -> '1 471' (a space between thousands, as in the verdict's messages)."""
+    return f"{round(n):,}".replace(",", " ")
+
+
+def read_aggregated(path: Path) -> dict | None:
+    """The Aggregated row of a locust_stats.csv, as numbers (None when the file has none)."""
+    for row in _csv_rows(path):
+        if row.get("Name") == "Aggregated":
+            pct = {key: _num(row.get(col)) for key, col in PCT_COLS.items()}
+            exact_max = _num(row.get("Max Response Time"))
+            return {
+                "requests": int(_num(row.get("Request Count")) or 0),
+                "failures": int(_num(row.get("Failure Count")) or 0),
+                "rps": _num(row.get("Requests/s")),
+                "avg": _num(row.get("Average Response Time")),
+                "p50": pct["p50"],
+                "p90": pct["p90"],
+                "p99": pct["p99"],
+                "p999": pct["p999"],
+                "max": exact_max if exact_max is not None else pct["max"],
+            }
+    return None
+
+
+@dataclass
+class History:
+    """The Aggregated rows of locust_stats_history.csv and what its checks found."""
+
+    rows: list[dict] = field(default_factory=list)
+    ts: list[float] = field(default_factory=list)  # epoch seconds
+    users: list[float] = field(default_factory=list)
+    requests: list[float] = field(default_factory=list)  # Total Request Count
+    failures: list[float] = field(default_factory=list)  # Total Failure Count
+    ramp_end: int | None = None  # first row at the maximum user count (spawning complete)
+    reset_index: int | None = None  # first row after Locust's statistics reset
+    problems: list[str] = field(default_factory=list)  # failed checks (results problems)
+
+    def at(self, i: int) -> str:
+        return f"t={self.ts[i] - self.ts[0]:.0f} s"
+
+
+def read_history(path: Path, stats_reset: bool) -> History:
+    """Read and check locust_stats_history.csv: truncation, counters that decrease, negative rates.
+
+    With stats_reset, one drop of the cumulative counters to ~0 is allowed where spawning completed (within
+    RESET_SLACK_S of the first row at the maximum user count): Locust's --reset-stats. Any other drop is a
+    problem: a counter that decreases, a reset in the middle of the run, or a second reset.
+    """
+    hist = History()
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if text and not text.endswith("\n"):
+        cut = lines.pop()
+        hist.problems.append(
+            f"{path.name} is truncated: its last line is cut ({cut[:40]!r}{'...' if len(cut) > 40 else ''})"
+        )
+    parsed = list(csv.reader(lines))
+    header = parsed[0] if parsed else []
+    for lineno, fields in enumerate(parsed[1:], start=2):
+        if len(fields) != len(header):
+            hist.problems.append(
+                f"{path.name} line {lineno} has {len(fields)} fields, the header {len(header)} "
+                "(a cut or damaged line)"
+            )
+            continue
+        row = dict(zip(header, fields, strict=True))
+        if row.get("Name") != "Aggregated" or _num(row.get("Timestamp")) is None:
+            continue
+        hist.rows.append(row)
+    if not hist.rows:
+        return hist
+    for r in hist.rows:
+        hist.ts.append(_num(r["Timestamp"]))
+        hist.users.append(_num(r.get("User Count")) or 0.0)
+        hist.requests.append(_num(r.get("Total Request Count")) or 0.0)
+        hist.failures.append(_num(r.get("Total Failure Count")) or 0.0)
+    max_users = max(hist.users)
+    hist.ramp_end = next(i for i, u in enumerate(hist.users) if u >= max_users)
+    negative = []
+    for i, r in enumerate(hist.rows):
+        for col in ("Requests/s", "Failures/s", "Total Request Count", "Total Failure Count"):
+            v = _num(r.get(col))
+            if v is not None and v < 0:
+                negative.append(f"{col} {v:g} at {hist.at(i)}")
+    if negative:
+        hist.problems.append(f"{path.name} has negative values: {', '.join(negative[:3])}")
+    n = len(hist.ts)
+    drops = [i for i in range(1, n) if hist.requests[i] < hist.requests[i - 1]]
+
+    # The busiest second of the history (requests per second between two rows that did not drop).
+    peak = max(
+        (
+            (hist.requests[j] - hist.requests[j - 1]) / max(hist.ts[j] - hist.ts[j - 1], 1.0)
+            for j in range(1, n)
+            if hist.requests[j] >= hist.requests[j - 1]
+        ),
+        default=0.0,
+    )
+
+    def near_zero(i: int) -> bool:
+        # After a reset the counter holds only what came in since it: at most ~2 busiest seconds' worth.
+        step = max(hist.ts[i] - hist.ts[i - 1], 1.0)
+        return hist.requests[i] <= max(10.0, 0.05 * hist.requests[i - 1], 2.0 * peak * step)
+
+    resets = [i for i in drops if near_zero(i)] if stats_reset else []
+    spawned = hist.ts[hist.ramp_end]
+    expected = next((i for i in resets if abs(hist.ts[i] - spawned) <= RESET_SLACK_S), None)
+    # locust_stats.csv covers what came after the last reset: the window starts there.
+    hist.reset_index = resets[-1] if resets else None
+    for i in drops:
+        if i == expected:
+            continue
+        before, after = _count(hist.requests[i - 1]), _count(hist.requests[i])
+        if not stats_reset:
+            hist.problems.append(
+                f"Total Request Count falls from {before} to {after} at {hist.at(i)} although Locust's "
+                "statistics were not to be reset (stats_reset is not set)"
+            )
+        elif i in resets:
+            hist.problems.append(
+                f"Locust's statistics were reset at {hist.at(i)} (Total Request Count {before} -> {after}), "
+                f"not where spawning completed ({hist.at(hist.ramp_end)}): a reset in the middle of the run"
+                + (" (a second one)" if expected is not None else "")
+            )
+        else:
+            hist.problems.append(
+                f"Total Request Count decreases from {before} to {after} at {hist.at(i)} (not a reset to ~0)"
+            )
+    for i in range(1, n):
+        if hist.failures[i] < hist.failures[i - 1] and i not in resets:
+            hist.problems.append(
+                f"Total Failure Count decreases from {_count(hist.failures[i - 1])} to "
+                f"{_count(hist.failures[i])} at {hist.at(i)}"
+            )
+    ramp_s = spawned - hist.ts[0]
+    if stats_reset and not resets and ramp_s >= 2 and hist.requests[hist.ramp_end - 1] >= 10:
+        hist.problems.append(
+            "stats_reset is set, but the history shows no reset of the counters where spawning completed "
+            f"({hist.at(hist.ramp_end)}; was Locust run without --reset-stats?)"
+        )
+    return hist
+
+
+def check_totals(hist: History, agg: dict) -> list[str]:
+    """The history's final counts against locust_stats.csv's Aggregated row (same statistics, same reset)."""
+    out = []
+    last_second = max(hist.requests[-1] - hist.requests[-2], 0.0) if len(hist.requests) > 1 else 0.0
+    last_second = max(last_second, _num(hist.rows[-1].get("Requests/s")) or 0.0)
+    for what, have, want in (
+        ("requests", hist.requests[-1], agg["requests"]),
+        ("failures", hist.failures[-1], agg["failures"]),
+    ):
+        allowed = max(TOTALS_TOLERANCE * agg["requests"], math.ceil(last_second))
+        if abs(have - want) > allowed:
+            out.append(
+                f"locust_stats_history.csv ends at {_count(have)} {what}, locust_stats.csv's Aggregated row "
+                f"says {_count(want)} (allowed difference {_count(allowed)})"
+            )
+    return out
+
+
 def read_locust(run: Run) -> None:
     """Fill run.measurements / series / locust_totals from Locust's CSV files."""
     stats_p = run.path / "locust_stats.csv"
     hist_p = run.path / "locust_stats_history.csv"
+    st = run.status
+    stats_reset = bool(st.get("stats_reset"))
+    agg = None
     if stats_p.exists():
-        for row in _csv_rows(stats_p):
-            if row.get("Name") == "Aggregated":
-                run.locust_totals = {
-                    "requests": int(_num(row.get("Request Count")) or 0),
-                    "failures": int(_num(row.get("Failure Count")) or 0),
-                    "rps": _num(row.get("Requests/s")),
-                    "avg": _num(row.get("Average Response Time")),
-                }
+        agg = read_aggregated(stats_p)
+        if agg is None:
+            run.bad("locust_stats.csv has no Aggregated row")
+        run.locust_totals = agg
+    else:
+        run.bad("no locust_stats.csv (Locust's totals): the window cannot be checked against them")
     if not hist_p.exists():
-        run.problems.append("no locust_stats_history.csv (run Locust with --csv-full-history)")
+        run.bad("no locust_stats_history.csv (run Locust with --csv-full-history)")
         return
-    rows = [
-        r for r in _csv_rows(hist_p) if r.get("Name") == "Aggregated" and _num(r.get("Timestamp")) is not None
-    ]
-    if not rows:
-        run.problems.append("locust_stats_history.csv has no Aggregated rows")
+    hist = read_history(hist_p, stats_reset)
+    for p in hist.problems:
+        run.bad(p)
+    if not hist.rows:
+        run.bad("locust_stats_history.csv has no Aggregated rows")
         return
-    ts = [_num(r["Timestamp"]) for r in rows]
+    rows, ts = hist.rows, hist.ts
+    if agg is not None:
+        for p in check_totals(hist, agg):
+            run.bad(p)
     t0 = ts[0]
     run.t0 = t0
     ser = Series()
@@ -269,24 +479,67 @@ def read_locust(run: Run) -> None:
         ser.avg.append(_num(r.get("Total Average Response Time")) if ser.requests[-1] > 0 else None)
     run.series = ser
 
-    st = run.status
-    max_users = max(ser.users)
-    ramp_end = next(t for t, u in zip(ts, ser.users, strict=True) if u >= max_users)
     t_end = ts[-1]
     duration = _num(st.get("duration_s"))
+    if stats_reset and agg is not None:
+        # Locust's Aggregated row is the window: the statistics were reset when spawning completed.
+        k = hist.reset_index
+        if k is not None:
+            # The reset lies between the row before the drop and the drop; Locust's RPS = requests / (last
+            # request - reset) places it inside that second.
+            est = t_end - agg["requests"] / agg["rps"] if agg["rps"] else ts[k]
+            start = min(max(est, ts[k - 1]), ts[k])
+        else:
+            start = ts[hist.ramp_end]
+        window = t_end - start
+        if window <= 0:
+            run.bad("no measurement window left after the statistics reset")
+            return
+        if duration and window < 0.5 * duration:
+            run.problems.append(
+                f"measurement window only {window:.0f} s of duration_s={duration:.0f} (long ramp-up?)"
+            )
+        rps = agg["rps"] if agg["rps"] is not None else agg["requests"] / window
+        run.measurements.append(
+            Measurement(
+                None,
+                agg["requests"],
+                agg["failures"],
+                rps,
+                agg["avg"],
+                agg["p50"],
+                agg["p90"],
+                agg["p99"],
+                agg["max"],
+                window,
+                start,
+                t_end,
+                p999=agg["p999"],
+                percentiles_estimated=False,
+            )
+        )
+        return
+
     warmup = _num(st.get("warmup_s")) or 0.0
+    ramp_end = ts[hist.ramp_end]
     start = max(ramp_end, t_end - duration) if duration else max(ramp_end, t0 + warmup)
+    if hist.reset_index is not None:
+        start = max(start, ts[hist.reset_index])  # stats_reset without locust_stats.csv: after the reset
     i0 = next(i for i, t in enumerate(ts) if t >= start)
     start = ts[i0]
     window = t_end - start
     if window <= 0:
-        run.problems.append("no measurement window left after ramp-up and warm-up")
+        run.bad("no measurement window left after ramp-up and warm-up")
         return
     c0, c1 = ser.requests[i0], ser.requests[-1]
     f0, f1 = ser.failures[i0], ser.failures[-1]
     a0 = _num(rows[i0].get("Total Average Response Time")) or 0.0
     a1 = _num(rows[-1].get("Total Average Response Time")) or 0.0
     n = c1 - c0
+    if n < 0 or f1 - f0 < 0:
+        run.bad(
+            f"negative counts in the measurement window ({_count(n)} requests, {_count(f1 - f0)} failures)"
+        )
     avg = (a1 * c1 - a0 * c0) / n if n > 0 else None
     pct: dict[str, float | None] = {}
     inside = [
@@ -321,35 +574,84 @@ def read_locust(run: Run) -> None:
             window,
             start,
             t_end,
+            p999=pct["p999"],
+            percentiles_estimated=True,
         )
     )
 
 
 def read_throughput(run: Run) -> None:
     doc = _read_json(run.path / "throughput.json")
-    for lvl in doc.get("levels") or []:
+    levels = doc.get("levels")
+    if not isinstance(levels, list):
+        levels = []
+    seen = []
+    for idx, lvl in enumerate(levels):
+        if not isinstance(lvl, dict):
+            run.bad(f"throughput.json level {idx + 1} is not an object")
+            continue
         lat = lvl.get("latency_ms") or {}
-        dur = _num(lvl.get("duration_s")) or 0.0
-        reqs = int(_num(lvl.get("requests")) or 0)
-        # `errors` counts every failed request (connection errors and non-2xx answers); non_2xx is a subset.
-        fails = int(max(_num(lvl.get("errors")) or 0, _num(lvl.get("non_2xx")) or 0))
+        if not isinstance(lat, dict):
+            lat = {}
+        conc = _num(lvl.get("concurrency"))
+        dur = _num(lvl.get("duration_s"))
+        reqs = _num(lvl.get("requests"))
+        errors, non_2xx = _num(lvl.get("errors")), _num(lvl.get("non_2xx"))
         rps = _num(lvl.get("rps"))
+        where = (
+            f"throughput.json level c={conc:g}" if conc is not None else f"throughput.json level {idx + 1}"
+        )
+        if conc is None:
+            run.bad(f"{where} has no concurrency")
+        if reqs is None or reqs < 0:
+            run.bad(f"{where}: requests is {lvl.get('requests')!r}, not a count >= 0")
+        if dur is None or dur <= 0:
+            run.bad(f"{where}: duration_s is {lvl.get('duration_s')!r}, not > 0")
+        if (
+            (errors is not None and errors < 0)
+            or (non_2xx is not None and non_2xx < 0)
+            or (rps is not None and rps < 0)
+        ):
+            run.bad(f"{where}: negative errors, non_2xx or rps")
+        if conc is not None:
+            seen.append(int(conc))
+        reqs_i = int(reqs) if reqs is not None and reqs > 0 else 0
+        # `errors` counts every failed request (connection errors and non-2xx answers); non_2xx is a subset.
+        fails = int(max(errors or 0, non_2xx or 0, 0))
+        d = dur if dur is not None and dur > 0 else 0.0
         run.measurements.append(
             Measurement(
-                int(_num(lvl.get("concurrency")) or 0),
-                reqs,
+                int(conc or 0),
+                reqs_i,
                 fails,
-                rps if rps is not None else (reqs / dur if dur else 0.0),
+                rps if rps is not None else (reqs_i / d if d else 0.0),
                 _num(lat.get("avg")),
                 _num(lat.get("p50")),
                 _num(lat.get("p90")),
                 _num(lat.get("p99")),
                 _num(lat.get("max")),
-                dur,
+                d,
+                p999=_num(lat.get("p99.9", lat.get("p999"))),
             )
         )
+    expected = run.status.get("concurrency")
+    if isinstance(expected, list):
+        missing = [c for c in expected if isinstance(c, int | float) and int(c) not in seen]
+        if missing:
+            run.bad(f"throughput.json has no level for concurrency {', '.join(str(int(c)) for c in missing)}")
     if not run.measurements:
-        run.problems.append("throughput.json has no levels")
+        run.bad("throughput.json has no levels")
+
+
+def _reason_list(value) -> list[dict]:
+    """status.json's reasons / warnings: [{"kind", "message"}]; a bare string is kept as kind "other"."""
+    out = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict):
+            out.append({"kind": str(item.get("kind") or "other"), "message": str(item.get("message") or "")})
+        elif item:
+            out.append({"kind": "other", "message": str(item)})
+    return out
 
 
 def read_run(path: Path, workers: int, scenario: str, repeat: int) -> Run:
@@ -361,13 +663,20 @@ def read_run(path: Path, workers: int, scenario: str, repeat: int) -> Run:
             status = _read_json(status_p)
         except (OSError, ValueError) as exc:
             return Run(workers, scenario, repeat, path, "failed", {}, f"unreadable status.json: {exc}")
-        state = "ok" if status.get("status") == "ok" else "failed"
-        run = Run(
-            workers, scenario, repeat, path, state, status, status.get("error") if state != "ok" else None
-        )
-        if state == "failed" and not run.error:
-            run.error = f"status is {status.get('status')!r}"
-    if run.state != "ok":
+        verdict = status.get("verdict") or status.get("status")
+        judged = True
+        if verdict == "ok" and "verdict" not in status:
+            # An older whiskey wrote "ok" whatever the error rate: loaded as valid, flagged as not judged.
+            verdict, judged = "valid", False
+        state = verdict if verdict in VERDICTS else "failed"
+        run = Run(workers, scenario, repeat, path, state, status, judged=judged)
+        run.reasons = _reason_list(status.get("reasons"))
+        run.warns = _reason_list(status.get("warnings"))
+        if state == "failed":
+            run.error = status.get("error") or (
+                f"status is {verdict!r}" if verdict not in VERDICTS else "no error given"
+            )
+    if not run.measured:
         return run
     try:
         if (path / "throughput.json").exists():
@@ -375,9 +684,9 @@ def read_run(path: Path, workers: int, scenario: str, repeat: int) -> Run:
         elif (path / "locust_stats_history.csv").exists() or (path / "locust_stats.csv").exists():
             read_locust(run)
         else:
-            run.problems.append("no locust_stats_history.csv and no throughput.json")
+            run.bad("no locust_stats_history.csv and no throughput.json")
     except (OSError, ValueError, KeyError, TypeError, csv.Error) as exc:
-        run.problems.append(f"could not read the load results: {type(exc).__name__}: {exc}")
+        run.bad(f"could not read the load results: {type(exc).__name__}: {exc}")
         run.measurements.clear()
     tel_p = path / "telemetry-server.json"
     if tel_p.exists():
@@ -390,7 +699,7 @@ def read_run(path: Path, workers: int, scenario: str, repeat: int) -> Run:
     if run.server_tel is None or not run.server_tel.times:
         run.server_tel = None
         if not any("telemetry-server" in p for p in run.problems):
-            run.problems.append("no server telemetry (telemetry-server.json missing)")
+            run.problems.append(NO_SERVER_TELEMETRY)
     if run.status.get("telemetry_ok") is False:
         run.problems.append("status.json says telemetry was not ok")
     for cp in sorted(path.glob("telemetry-client-*.json")):
@@ -402,6 +711,9 @@ def read_run(path: Path, workers: int, scenario: str, repeat: int) -> Run:
         if tel.times:
             run.client_tels.append(tel)
     return run
+
+
+NO_SERVER_TELEMETRY = "no server telemetry (telemetry-server.json missing)"
 
 
 def load_runset(path: Path) -> RunSet:

@@ -1,8 +1,12 @@
-"""The whole report of one run: summary.csv/json, figures, report.html."""
+"""The whole report of one run: summary.csv/json, figures, report.html.
+
+Only valid runs are ranked, compared and drawn; invalid, failed and unfinished runs (and planned runs without a
+folder) are listed in their own table, "Not ranked", with their verdict and reasons.
+"""
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,12 +16,22 @@ from whiskey_report import __version__
 from whiskey_report.figures import all_figures
 from whiskey_report.findings import Finding, findings, primary_metric, warnings
 from whiskey_report.loader import RunSet, load_runset
-from whiskey_report.summary import Row, build_rows, summary_table, table_body, table_head, write_summary
+from whiskey_report.summary import (
+    ESTIMATE,
+    Row,
+    build_rows,
+    summary_table,
+    table_body,
+    table_head,
+    write_summary,
+)
 
 WINDOW_NOTE = (
-    "Locust runs: ramp-up and warm-up excluded, computed from locust_stats_history.csv; p50/p90/p99 are "
-    "request-weighted means of Locust's rolling 10-s percentiles; throughput runs: throughput.json, warm-up "
-    "level excluded by the driver"
+    "Locust runs with stats_reset: Locust's Aggregated row, which covers the window alone (statistics reset "
+    "when spawning completed), percentiles of the window's own distribution; older Locust runs: ramp-up and "
+    "warm-up excluded, computed from locust_stats_history.csv, p50..p99.9 marked ≈ are request-weighted means of "
+    "Locust's rolling 10-s percentiles (estimates); throughput runs: throughput.json, warm-up level excluded by "
+    "the driver. How each number is computed: docs/statistics.md"
 )
 
 
@@ -38,16 +52,70 @@ class RunReport:
     warnings: list[str]
     out_dir: Path
     html: Path | None = None
+    not_ranked: list[dict] = field(default_factory=list)
 
     @property
     def incomplete(self) -> bool:
-        return any(r.state != "ok" for r in self.runset.runs) or bool(self.runset.expected_missing)
+        return any(r.state != "valid" for r in self.runset.runs) or bool(self.runset.expected_missing)
+
+
+def not_ranked(rs: RunSet) -> list[dict]:
+    """Every run that is not valid, and every planned run without a folder: run, verdict, reasons."""
+    out = []
+    for r in rs.runs:
+        if r.state == "valid":
+            continue
+        if r.state == "invalid":
+            reasons = [f"{x['kind']}: {x['message']}" for x in r.reasons] or ["no reason given"]
+        elif r.state == "failed":
+            reasons = [x["message"] for x in r.reasons if x.get("message")] or [r.error or "no error given"]
+        else:
+            reasons = [r.error or "no status.json"]
+        out.append(
+            {
+                "run": r.label,
+                "workers": r.workers,
+                "scenario": r.scenario,
+                "repeat": r.repeat,
+                "verdict": r.state,
+                "reasons": reasons,
+            }
+        )
+    for w, s, rep in rs.expected_missing:
+        out.append(
+            {
+                "run": f"{w}/{s}/{rep}",
+                "workers": w,
+                "scenario": s,
+                "repeat": rep,
+                "verdict": "not run",
+                "reasons": ["in run.json's plan, no folder"],
+            }
+        )
+    return out
+
+
+def unranked_scenarios(rs: RunSet) -> dict[int, set[str]]:
+    """Per workers value, the scenarios that were run (or planned) but have no valid run."""
+    valid = {(r.workers, r.scenario) for r in rs.runs if r.state == "valid"}
+    out: dict[int, set[str]] = {}
+    for w, s in {(r.workers, r.scenario) for r in rs.runs} | {(w, s) for w, s, _ in rs.expected_missing}:
+        if (w, s) not in valid:
+            out.setdefault(w, set()).add(s)
+    return out
 
 
 def analyse(run_dir: Path) -> RunReport:
     rs = load_runset(run_dir)
     rows = build_rows(rs)
-    return RunReport(rs, rows, findings(rows), warnings(rs, rows), Path(run_dir) / "report")
+    return RunReport(
+        rs,
+        rows,
+        findings(rows, unranked_scenarios(rs)),
+        warnings(rs, rows),
+        Path(run_dir) / "report",
+        not_ranked=not_ranked(rs),
+    )
 
 
 def collectors(rs: RunSet) -> str:
@@ -83,7 +151,8 @@ def write_html(rep: RunReport, figs: list[tuple[str, Path]]) -> Path:
                 "workers": r.workers,
                 "scenario": r.scenario,
                 "repeat": r.repeat,
-                "state": r.state,
+                "state": r.state + ("" if r.judged else " (not judged)"),
+                "tone": "good" if r.state == "valid" and r.judged else ("" if r.state == "valid" else "bad"),
                 "started": r.status.get("started", ""),
                 "window": f"{m.window_s:.0f}" if m and m.concurrency is None else ("levels" if m else "-"),
                 "lreq": r.locust_totals["requests"] if r.locust_totals else "-",
@@ -91,8 +160,16 @@ def write_html(rep: RunReport, figs: list[tuple[str, Path]]) -> Path:
                 "telemetry": tel,
                 "notes": "; ".join(
                     ([r.error] if r.error else [])
-                    + r.problems
+                    + ([f"{x['kind']}: {x['message']}" for x in r.reasons] if r.state == "invalid" else [])
+                    + [p for p in r.problems if not (r.state == "invalid" and p in r.result_errors)]
+                    + [f"{x['kind']}: {x['message']}" for x in r.warns]
                     + (["client-bound"] if r.status.get("client_bound") else [])
+                    + (["not judged (results from an older whiskey)"] if not r.judged else [])
+                    + (
+                        ["percentiles estimated"]
+                        if any(m.percentiles_estimated for m in r.measurements)
+                        else []
+                    )
                 ),
             }
         )
@@ -107,18 +184,15 @@ def write_html(rep: RunReport, figs: list[tuple[str, Path]]) -> Path:
             f"{meta.get('whiskey_commit', '?')}{' (dirty)' if meta.get('whiskey_dirty') else ''}",
         ),
         ("telemetry collector", collectors(rs)),
-        (
-            "runs",
-            f"{sum(r.state == 'ok' for r in rs.runs)} ok, {sum(r.state == 'failed' for r in rs.runs)} failed, "
-            f"{sum(r.state == 'unfinished' for r in rs.runs)} unfinished, {len(rs.expected_missing)} not run",
-        ),
+        ("runs", runs_count(rs)),
     ]
     html = (
         env()
         .get_template("run.html.j2")
         .render(
             title=f"whiskey: which WSGI setup? Run {rs.run_id}",
-            subtitle=f"{len(rep.rows)} summary rows from {len(rs.runs)} run folders. Ranked on {desc}.",
+            subtitle=f"{len(rep.rows)} summary rows from {len(rs.runs)} run folders ({runs_count(rs)}). "
+            f"Ranked on {desc}, valid runs only.",
             warnings=rep.warnings,
             headlines=[f for f in rep.findings if f.kind == "headline"],
             significance=[f for f in rep.findings if f.kind == "significance"],
@@ -126,6 +200,8 @@ def write_html(rep: RunReport, figs: list[tuple[str, Path]]) -> Path:
             metric_desc=desc,
             has_conc=any(r.concurrency is not None for r in rep.rows),
             window_note=WINDOW_NOTE,
+            estimated=any(r.percentiles_estimated for r in rep.rows),
+            not_ranked=rep.not_ranked,
             head=table_head(rep.rows),
             body=table_body(rep.rows),
             figures=[
@@ -158,8 +234,10 @@ def build(run_dir: Path, out_dir: Path | None = None, figures: bool = True, html
         "generated_by": f"whiskey-report {__version__}",
         "window": WINDOW_NOTE,
         "telemetry_collector": collectors(rep.runset),
+        "runs": runs_count(rep.runset),
         "warnings": rep.warnings,
         "findings": [{"kind": f.kind, "text": f.text, "verdict": f.verdict} for f in rep.findings],
+        "not_ranked": rep.not_ranked,
     }
     write_summary(rep.rows, rep.out_dir, extra)
     figs = all_figures(rep.runset, rep.rows, rep.out_dir) if figures else []
@@ -168,11 +246,40 @@ def build(run_dir: Path, out_dir: Path | None = None, figures: bool = True, html
     return rep
 
 
+def runs_count(rs: RunSet) -> str:
+    """ "8 valid (8 not judged), 1 invalid, 0 failed, 0 unfinished, 0 not run" """
+    n = {s: sum(r.state == s for r in rs.runs) for s in ("valid", "invalid", "failed", "unfinished")}
+    old = sum(r.state == "valid" and not r.judged for r in rs.runs)
+    return (
+        f"{n['valid']} valid"
+        + (f" ({old} not judged)" if old else "")
+        + f", {n['invalid']} invalid, {n['failed']} failed, {n['unfinished']} unfinished, "
+        f"{len(rs.expected_missing)} not run"
+    )
+
+
 def terminal_text(rep: RunReport) -> str:
-    lines = [f"whiskey run {rep.runset.run_id}: {len(rep.rows)} rows", "", summary_table(rep.rows), ""]
-    lines += ["Findings:"] + [f"  - {f.text}" for f in rep.findings if f.kind != "conclusion"]
+    lines = [f"whiskey run {rep.runset.run_id}: {len(rep.rows)} rows ({runs_count(rep.runset)})", ""]
+    lines += [summary_table(rep.rows), ""]
+    if any(r.percentiles_estimated for r in rep.rows):
+        lines += [
+            f"{ESTIMATE} percentiles estimated from Locust's rolling values (results without stats_reset)",
+            "",
+        ]
+    lines += ["Findings (valid runs only):"] + [
+        f"  - {f.text}" for f in rep.findings if f.kind != "conclusion"
+    ]
     lines += ["", "The original's conclusions:"]
     lines += [f"  [{f.verdict}] {f.text}" for f in rep.findings if f.kind == "conclusion"]
+    if rep.not_ranked:
+        lines += ["", f"Not ranked ({len(rep.not_ranked)}):"]
+        w_run = max(len("run"), *(len(n["run"]) for n in rep.not_ranked))
+        w_verdict = max(len("verdict"), *(len(n["verdict"]) for n in rep.not_ranked))
+        lines.append(f"  {'run'.ljust(w_run)}  {'verdict'.ljust(w_verdict)}  reasons")
+        for n in rep.not_ranked:
+            lines.append(
+                f"  {n['run'].ljust(w_run)}  {n['verdict'].ljust(w_verdict)}  {'; '.join(n['reasons'])}"
+            )
     if rep.warnings:
         lines += ["", f"Warnings ({len(rep.warnings)}):"] + [f"  ! {w}" for w in rep.warnings]
     return "\n".join(lines)

@@ -1,4 +1,8 @@
-"""One summary row per (workers, scenario[, concurrency]): repeats combined into mean and 95 % CI."""
+"""One summary row per (workers, scenario[, concurrency]): the VALID runs' repeats combined into mean and 95 % CI.
+
+Only runs whose verdict is `valid` (status.json, verdict.py; `ok` of an older whiskey counts as valid) are
+combined and ranked; invalid, failed and unfinished runs are listed apart (report.not_ranked).
+"""
 
 import csv
 import io
@@ -18,7 +22,10 @@ CI_METRICS = [
     ("p50", "p50", "ms", True),
     ("p90", "p90", "ms", True),
     ("p99", "p99", "ms", True),
+    ("p999", "p99.9", "ms", True),
 ]
+PERCENTILES = ("p50", "p90", "p99", "p999")
+ESTIMATE = "≈"  # marks percentiles estimated from Locust's rolling values (results without stats_reset)
 ORIGINAL_SEVEN = [
     "werkzeug",
     "gunicorn",
@@ -43,8 +50,8 @@ class Row:
     server: str | None
     via: str | None
     protocol: str | None
-    runs: list[Run]  # the ok runs combined here
-    repeats_total: int  # ok + failed + unfinished folders of this (workers, scenario)
+    runs: list[Run]  # the valid runs combined here
+    repeats_total: int  # every folder of this (workers, scenario): valid, invalid, failed, unfinished
     per_repeat: dict[str, list[float | None]] = field(default_factory=dict)
     ci: dict[str, MeanCI] = field(default_factory=dict)
     requests: int = 0
@@ -62,6 +69,7 @@ class Row:
     client_driver_cpu: float | None = None
     client_bound: bool = False
     telemetry: str | None = None
+    percentiles_estimated: bool = False  # some repeat's p50..p99.9 are estimates (no stats_reset)
 
     @property
     def repeats(self) -> int:
@@ -94,6 +102,7 @@ class Row:
             "failure_pct": _round(self.failure_pct, 3),
             "locust_requests": self.locust_requests,
             "locust_failures": self.locust_failures,
+            "percentiles_estimated": self.percentiles_estimated,
         }
         for key, *_ in CI_METRICS:
             ci = self.ci[key]
@@ -127,7 +136,7 @@ def build_rows(rs: RunSet) -> list[Row]:
     totals: dict[tuple[int, str], int] = {}
     for run in rs.runs:
         totals[run.key] = totals.get(run.key, 0) + 1
-        if run.state != "ok":
+        if run.state != "valid":
             continue
         for m in run.measurements:
             groups.setdefault((run.workers, run.scenario, m.concurrency), []).append((run, m))
@@ -159,6 +168,7 @@ def build_rows(rs: RunSet) -> list[Row]:
         maxes = [m.max for _, m in items if m.max is not None]
         row.max_ms = max(maxes) if maxes else None
         row.window_s = _mean(m.window_s for _, m in items)
+        row.percentiles_estimated = any(m.percentiles_estimated for _, m in items)
         srv, procs, cores, rss, load, ccpu, cdrv, colls = [], [], [], [], [], [], [], set()
         for run, m in items:
             if run.server_tel:
@@ -222,6 +232,7 @@ TABLE_HEAD = [
     "p50 ms",
     "p90 ms",
     "p99 ms",
+    "p99.9 ms",
     "max ms",
     "app cores",
     "srv CPU%",
@@ -233,6 +244,10 @@ TABLE_HEAD = [
 
 
 def table_cells(row: Row) -> list[str]:
+    def pct(key: str) -> str:
+        text = fmt_ci(row.ci[key])
+        return f"{ESTIMATE}{text}" if row.percentiles_estimated and text != "-" else text
+
     return [
         str(row.workers),
         row.scenario,
@@ -243,9 +258,10 @@ def table_cells(row: Row) -> list[str]:
         fmt(row.failure_pct, 2),
         fmt_ci(row.ci["rps"]),
         fmt_ci(row.ci["avg"]),
-        fmt_ci(row.ci["p50"]),
-        fmt_ci(row.ci["p90"]),
-        fmt_ci(row.ci["p99"]),
+        pct("p50"),
+        pct("p90"),
+        pct("p99"),
+        pct("p999"),
         fmt(row.max_ms, 0),
         fmt(row.server_app_cores, 2),
         fmt(row.server_cpu),

@@ -2,6 +2,7 @@
 
 GET /quotes/byId?id=N waits WHISKEY_FIXTURE_DELAY_MS (a stand-in for the Elasticsearch round trip) and
 answers an HTML page; ids above WHISKEY_FIXTURE_CORPUS answer 500, like a missing document in the real app.
+GET /whiskey/ping answers at once (nginx's near-free endpoint, for the client's calibration).
 """
 
 import os
@@ -14,6 +15,9 @@ PAGE = "<html><body><h1>Quote {id}</h1><p>Whiskey is liquid sunshine.</p><p>Geor
 
 
 def app(environ, start_response):
+    if environ.get("PATH_INFO") == "/whiskey/ping":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        return [b"pong\n"]
     if environ.get("PATH_INFO") != "/quotes/byId":
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found\n"]

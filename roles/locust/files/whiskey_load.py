@@ -12,6 +12,11 @@ Shipped by the `locust` role to every client host (and run from the role's files
   calibrate  this client's ceiling with a driver against a near-free endpoint (nginx's /whiskey/ping).
   normalise  wrk JSON or Locust CSV of one or more clients -> throughput.json (results-format.md).
   assess     is a run client-bound? Compares the run's rate with the calibrated ceilings and the driver's CPU.
+  lease      keep a driver's lease alive and report its Ansible async job (the role's run.yml polls with it).
+
+A driver started with --lease FILE stops itself, and every process it started, when FILE has not been touched for
+--lease-timeout seconds: the controller polls the job with `lease`, which touches FILE, so a bench interrupted on
+the controller (Ctrl-C, a lost connection) never leaves load running on the server.
 
 Every measuring subcommand writes driver.json into its output folder: the commands, their exit codes, wall
 time and the CPU the driver used (getrusage of its processes), so `assess` can tell a client-bound run.
@@ -22,6 +27,7 @@ driver run produced its output, 2 on bad arguments, 3 when a driver crashed or p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -32,6 +38,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +49,81 @@ DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
 class DriverError(RuntimeError):
     """A driver crashed or produced no output."""
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (children first seen, then theirs), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def stop_everything(grace_s: float = 3.0) -> None:
+    """SIGTERM, then SIGKILL, every process this driver started."""
+    for sig in (15, 9):
+        procs = descendants(os.getpid())
+        for pid in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace_s
+        while procs and time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in procs):
+            time.sleep(0.1)
+
+
+LEASE_EXPIRED = threading.Event()
+
+
+def watch_lease(path: Path, timeout_s: float, interval_s: float = 1.0) -> None:
+    """Exit (status 4), stopping every child, once `path` is older than timeout_s (the controller is gone)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            try:
+                age = time.time() - path.stat().st_mtime
+            except OSError:
+                age = float("inf")
+            if age > timeout_s:
+                print(
+                    f"[whiskey-load] error: lease {path} not renewed for {age:.0f} s (limit {timeout_s:.0f} s): "
+                    "the controller stopped polling; stopping the load",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                LEASE_EXPIRED.set()
+                stop_everything()
+                os._exit(4)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    threading.Thread(target=watch, name="lease", daemon=True).start()
+
+
+def cmd_lease(args) -> int:
+    """Touch the lease; print the Ansible async job's state ({"finished": false} while it runs)."""
+    lease = Path(args.file)
+    lease.parent.mkdir(parents=True, exist_ok=True)
+    lease.touch()
+    try:
+        data = json.loads(Path(args.results_file).read_text())
+    except (OSError, ValueError):
+        data = {"started": 1, "finished": 0}
+    finished = "started" not in data or bool(data.get("finished"))
+    print(json.dumps({**data, "finished": finished}))
+    return 0
 
 
 def parse_duration(text: str | int | float) -> float:
@@ -94,6 +176,8 @@ class Recorder:
         ok_codes=(0,),
         recorded=True,
     ) -> dict:
+        if LEASE_EXPIRED.is_set():
+            raise DriverError(f"{label}: not started, the lease expired")
         cpu0, t0 = cpu_seconds_children(), time.monotonic()
         print(f"[whiskey-load] {label}: {shlex.join(argv)}", file=sys.stderr, flush=True)
         try:
@@ -289,6 +373,7 @@ def locust_plan(args) -> list[dict]:
                 "spawn_rate": args.spawn_rate,
                 "seconds": args.run_time,
                 "prefix": "locust",
+                "reset_stats": True,
             }
         )
     else:
@@ -354,6 +439,10 @@ def cmd_locust(args) -> int:
             prefix = out / step["prefix"] if step["prefix"] else None
             argv = locust_base(args, step["users"], step["spawn_rate"])
             argv += locust_standalone_args(args, step["seconds"], prefix)
+            if step.get("reset_stats"):
+                # Statistics restart once every user runs: the Aggregated row is then the measurement window
+                # alone, and its percentiles are the window's own (docs/statistics.md).
+                argv.append("--reset-stats")
             local = None
             if args.mode == "master" and args.local_processes > 0:
                 # This host loads too: its workers connect to the master on loopback.
@@ -412,6 +501,7 @@ def cmd_locust(args) -> int:
             "mode": args.mode,
             "error": None,
             "locust_exit_codes": [r["exit_code"] for r in rec.runs if r["recorded"]],
+            "stats_reset": args.profile == "seed",
         }
     )
     return 0
@@ -423,6 +513,7 @@ def cmd_locust(args) -> int:
 def cmd_calibrate(args) -> int:
     """Hit the near-free endpoint as hard as this client can, with the driver the run will use."""
     check_url(args.url)
+    extra: dict = {"mode": "ceiling"}
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         if args.driver == "wrk":
@@ -442,24 +533,41 @@ def cmd_calibrate(args) -> int:
             rps, requests = summary["rps"], summary["requests"]
         else:
             args.path = args.path or "/whiskey/ping"
-            args.locustfile = HERE / ("seed.py" if args.driver == "locust-http" else "throughput.py")
+            seed = args.driver == "locust-seed"
+            args.locustfile = HERE / ("throughput.py" if args.driver == "locust-fast" else "seed.py")
             args.mode = "standalone"
             rec = Recorder(None, processes=args.processes)
-            argv = locust_base(args, args.connections, args.connections)
-            argv += locust_standalone_args(args, args.seconds, tmpdir / "cal")
+            if seed:
+                # The bench's own users with their think time, against the ping endpoint: what the client itself
+                # adds at the bench's load. Measured after every user runs (--reset-stats).
+                ramp = args.users / max(args.spawn_rate, 0.001)
+                argv = locust_base(args, args.users, args.spawn_rate)
+                argv += [*locust_standalone_args(args, ramp + args.seconds, tmpdir / "cal"), "--reset-stats"]
+            else:
+                ramp = 0.0
+                argv = locust_base(args, args.connections, args.connections)
+                argv += locust_standalone_args(args, args.seconds, tmpdir / "cal")
             with open(tmpdir / "log", "w") as log:
                 rec.run(
                     argv,
                     label="calibrate",
-                    env=locust_env(args, no_wait=True),
+                    env=locust_env(args, no_wait=not seed),
                     stdout=log,
-                    timeout=args.seconds + 120,
+                    timeout=ramp + args.seconds + 120,
                     ok_codes=(0, 1),
                 )
             total = read_locust_aggregate(tmpdir / "cal_stats.csv")
             rps, requests = total["rps"], total["requests"]
+            if seed:
+                extra = {
+                    "mode": "seed",
+                    "users": args.users,
+                    "p50_ms": total["latency_ms"]["p50"],
+                    "p99_ms": total["latency_ms"]["p99"],
+                }
     doc = rec.write(
         {
+            **extra,
             "driver": args.driver,
             "endpoint": args.url.rstrip("/") + args.path,
             "rps": round(rps, 1),
@@ -751,6 +859,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="Locust processes on this host (--processes; >1 = one master and N workers)",
         )
 
+    def lease_opts(p):
+        p.add_argument(
+            "--lease", type=Path, default=None, help="stop when this file is not touched for a while"
+        )
+        p.add_argument("--lease-timeout", type=float, default=30.0, help="seconds (default %(default)s)")
+
     p = sub.add_parser("wrk", help="throughput profile with wrk")
     target(p)
     wrk_opts(p)
@@ -761,6 +875,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client-index", type=int, default=0, help="this client's index among them, from 0")
     p.add_argument("--warmup-only", action="store_true", help="run the warm-up alone, record nothing")
     p.add_argument("--out", required=True, help="output folder")
+    lease_opts(p)
     p.set_defaults(func=cmd_wrk)
 
     p = sub.add_parser("locust", help="seed profile, or throughput profile with FastHttpUser")
@@ -792,16 +907,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--warmup-only", action="store_true", help="run the warm-up alone, record nothing")
     p.add_argument("--out", required=True, help="output folder")
+    lease_opts(p)
     p.set_defaults(func=cmd_locust)
 
     p = sub.add_parser("calibrate", help="this client's ceiling against a near-free endpoint")
     p.add_argument("--url", required=True, help="base URL of the calibration endpoint's server")
     p.add_argument("--path", default=None, help="default /whiskey/ping")
     p.add_argument("--corpus-size", type=int, default=1)
-    p.add_argument("--driver", choices=["wrk", "locust-http", "locust-fast"], required=True)
+    p.add_argument("--driver", choices=["wrk", "locust-http", "locust-fast", "locust-seed"], required=True)
     wrk_opts(p)
     locust_opts(p)
     p.add_argument("--connections", type=int, default=64, help="connections / users (default %(default)s)")
+    p.add_argument("--users", type=int, default=500, help="locust-seed: the bench's users on this client")
+    p.add_argument("--spawn-rate", type=float, default=10, help="locust-seed: users started per second")
     p.add_argument("--seconds", type=parse_duration, default=5.0)
     p.set_defaults(func=cmd_calibrate, expect_workers=1, expect_workers_max_wait=0, master_port=5557)
 
@@ -824,6 +942,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cpu-limit", type=float, default=0.9, help="driver cores per process counted as full")
     p.set_defaults(func=cmd_assess)
+
+    p = sub.add_parser("lease", help="touch a driver's lease and print its Ansible async job's state")
+    p.add_argument("--file", required=True, help="the lease file the driver watches")
+    p.add_argument("--results-file", required=True, help="the async job's results file")
+    p.set_defaults(func=cmd_lease)
     return parser
 
 
@@ -835,8 +958,12 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "corpus_size", 1) < 1:
         print("whiskey_load: --corpus-size must be >= 1", file=sys.stderr)
         return 2
+    if getattr(args, "lease", None) is not None:
+        watch_lease(args.lease, args.lease_timeout)
     try:
-        return args.func(args)
+        code = args.func(args)
+        # The watchdog stopped the load: whatever the driver wrote since is not a measurement.
+        return 4 if LEASE_EXPIRED.is_set() else code
     except (ValueError, KeyError, OSError) as exc:
         print(f"whiskey_load {args.command}: {exc}", file=sys.stderr)
         return 3

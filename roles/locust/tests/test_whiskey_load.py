@@ -243,9 +243,72 @@ def test_locust_seed_run_writes_the_results_files(server, tmp_path):
     ):
         assert (out / name).is_file(), name
     total = whiskey_load.read_locust_aggregate(out / "locust_stats.csv")
-    # 10 users thinking 1-3 s for ~4 s: a handful of requests each, all answered 200.
-    assert 10 <= total["requests"] <= 60 and total["failures"] == 0
-    assert json.loads((out / "driver.json").read_text())["locust_exit_codes"] == [0]
+    # 10 users thinking 1-3 s; statistics reset once all 10 run (after ~1 s): the ~3 s left hold a handful of
+    # requests per user, all answered 200.
+    assert 3 <= total["requests"] <= 60 and total["failures"] == 0
+    driver = json.loads((out / "driver.json").read_text())
+    assert driver["locust_exit_codes"] == [0] and driver["stats_reset"] is True
+    assert "--reset-stats" in driver["runs"][-1]["argv"]
+
+
+@needs_locust
+def test_seed_calibration_measures_what_the_client_adds_at_the_bench_load(server):
+    result = run(
+        "calibrate", "--driver", "locust-seed", "--url", server, "--users", "10", "--spawn-rate", "10",
+        "--seconds", "4", "--locust", LOCUST, "--processes", "1",
+    )  # fmt: skip
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    assert doc["mode"] == "seed" and doc["users"] == 10 and doc["endpoint"].endswith("/whiskey/ping")
+    # 10 users with 1-3 s think time: about 5 req/s (the think time, not the client, sets it), answered by the
+    # loopback server in far less than the think time.
+    assert 0.5 < doc["rps"] < 30
+    assert doc["p50_ms"] is not None and 0 <= doc["p50_ms"] < 1000
+
+
+def _descendant_cmdlines(marker: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cmd:
+                found.append(cmd)
+    return found
+
+
+@needs_locust
+def test_a_driver_whose_lease_is_not_renewed_stops_its_load(server, tmp_path):
+    out = tmp_path / "orphan"
+    lease = tmp_path / "orphan.lease"
+    proc = subprocess.Popen(
+        [sys.executable, str(RUNNER), "locust", "--locust", LOCUST, "--profile", "throughput", "--url", server,
+         "--out", str(out), "--levels", "2", "--level-time", "60s", "--lease", str(lease), "--lease-timeout", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 4, err
+    assert "lease" in err and "stopping the load" in err
+    # Locust, started by the driver with the output folder on its command line, is gone too.
+    assert _descendant_cmdlines(str(out)) == []
+
+
+def test_lease_touches_the_file_and_reports_the_job(tmp_path):
+    lease, results = tmp_path / "x.lease", tmp_path / "job"
+    results.write_text(json.dumps({"started": 1, "finished": 0, "ansible_job_id": "j1"}))
+    doc = json.loads(run("lease", "--file", str(lease), "--results-file", str(results)).stdout)
+    assert doc["finished"] is False and lease.is_file()
+    before = lease.stat().st_mtime
+    results.write_text(json.dumps({"rc": 3, "stderr": "[whiskey-load] error: boom", "changed": True}))
+    os.utime(lease, (before - 100, before - 100))
+    doc = json.loads(run("lease", "--file", str(lease), "--results-file", str(results)).stdout)
+    assert doc["finished"] is True and doc["rc"] == 3
+    assert lease.stat().st_mtime > before - 100
 
 
 @needs_locust

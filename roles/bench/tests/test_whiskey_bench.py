@@ -1,0 +1,256 @@
+"""The loop's logic without a host: plan, fingerprint, resume decision, run.json, host helpers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROLE = HERE.parent
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wb = _load("whiskey_bench", ROLE / "filter_plugins" / "whiskey_bench.py")
+wh = _load("whiskey_host", ROLE / "files" / "whiskey_host.py")
+
+SCENARIOS = [
+    {"name": "gunicorn", "server": "gunicorn", "via": "direct", "port": 9999},
+    {"name": "nginx-uwsgi", "server": "uwsgi", "via": "nginx", "protocol": "uwsgi", "port": 8098},
+]
+BENCH = {
+    "workers": [6, 60],
+    "scenarios": ["gunicorn", "nginx-uwsgi"],
+    "repeats": 2,
+    "load_profile": "seed",
+    "load_driver": "wrk",
+    "users": 500,
+    "spawn_rate": 25,
+    "run_time_s": 90,
+    "warmup_s": 10,
+    "concurrency": [8, 32],
+    "level_time_s": 15,
+    "corpus_size": 900000,
+    "telemetry_interval": 3,
+    "run_id": "r1",
+    "force": False,
+}
+HOSTS = {"whiskey-server": {"role": "server", "cores": 1, "memory_mb": 8192, "cpu_model": "x", "kernel": "6.1"}}
+
+
+def common(**changes):
+    bench = {**BENCH, **changes}
+    return wb.whiskey_common_parts(bench, {"nginx_gzip": True}, {"gunicorn": "27.0.1"}, "abc1234", HOSTS)
+
+
+def status_for(run, parts=None, state="valid"):
+    fp = wb.whiskey_planned_fingerprint(run, parts or common(), SCENARIOS)
+    return {"status": state, "fingerprint": fp}
+
+
+def test_plan_repeats_outermost_and_dirs():
+    plan = wb.whiskey_run_plan(BENCH)
+    assert len(plan) == 8
+    assert [p["dir"] for p in plan[:4]] == ["6/gunicorn/1", "6/nginx-uwsgi/1", "60/gunicorn/1", "60/nginx-uwsgi/1"]
+    assert plan[4]["repeat"] == 2
+    assert [p["index"] for p in plan] == list(range(1, 9))
+
+
+def test_budget_is_one_formula_for_both_profiles():
+    assert wb.whiskey_run_budget_s(BENCH) == 100
+    assert wb.whiskey_run_budget_s({**BENCH, "load_profile": "throughput"}) == 10 + 2 * 15
+
+
+def test_fingerprint_is_stable_and_sensitive():
+    a = wb.whiskey_fingerprint(common())
+    b = wb.whiskey_fingerprint(common())
+    c = wb.whiskey_fingerprint(common(users=100))
+    assert a["sha256"] == b["sha256"]
+    assert a["sha256"] != c["sha256"]
+    # Only the part that changed differs, and the message names the variable and both values.
+    assert wb.whiskey_fingerprint_diff(a, c) == ["bench.users: 500 -> 100"]
+    assert wb.whiskey_fingerprint_diff(a, b) == []
+    # Settings the profile does not use do not shape it either.
+    assert wb.whiskey_fingerprint(common(concurrency=[1], level_time_s=5))["sha256"] == a["sha256"]
+    # The run_id, force and the selection do not shape a measurement.
+    assert wb.whiskey_fingerprint(common(run_id="other", force=True, repeats=9))["sha256"] == a["sha256"]
+
+
+def test_diff_without_an_earlier_fingerprint_says_so():
+    assert "older whiskey" in wb.whiskey_fingerprint_diff(None, wb.whiskey_fingerprint(common()))[0]
+    assert "older whiskey" in wb.whiskey_fingerprint_diff({"status": "ok"}, wb.whiskey_fingerprint(common()))[0]
+
+
+def test_resume_skips_valid_runs_of_the_same_experiment_and_redoes_the_others():
+    plan = wb.whiskey_run_plan(BENCH)
+    statuses = {
+        plan[0]["dir"]: status_for(plan[0]),
+        plan[1]["dir"]: status_for(plan[1], state="invalid"),
+        plan[2]["dir"]: {"status": "failed"},
+        plan[3]["dir"]: None,  # unreadable status.json
+    }
+    decision = wb.whiskey_resume(plan, statuses, common(), SCENARIOS)
+    actions = [r["action"] for r in decision["runs"]]
+    assert actions[:4] == ["skip", "redo", "redo", "redo"]
+    assert actions[4:] == ["measure"] * 4
+    assert decision["message"] == ""
+
+
+def test_resume_with_a_changed_setting_stops_and_names_it():
+    plan = wb.whiskey_run_plan(BENCH)
+    statuses = {plan[0]["dir"]: status_for(plan[0])}
+    decision = wb.whiskey_resume(plan, statuses, common(users=100), SCENARIOS)
+    assert decision["conflicts"] and decision["conflicts"][0]["dir"] == "6/gunicorn/1"
+    assert "bench.users: 500 -> 100" in decision["message"]
+    assert "force=true" in decision["message"]
+
+
+def test_resume_with_a_changed_scenario_row_or_commit_stops():
+    plan = wb.whiskey_run_plan(BENCH)
+    statuses = {plan[0]["dir"]: status_for(plan[0])}
+    other = [{**SCENARIOS[0], "port": 9000}, SCENARIOS[1]]
+    decision = wb.whiskey_resume(plan, statuses, common(), other)
+    assert "scenario.port: 9999 -> 9000" in decision["message"]
+    changed = {**common(), "commit": "def5678"}
+    assert '"abc1234" -> "def5678"' in wb.whiskey_resume(plan, statuses, changed, SCENARIOS)["message"]
+
+
+def test_resume_checks_measured_runs_that_are_not_planned_this_time():
+    plan = wb.whiskey_run_plan({**BENCH, "workers": [6]})
+    other_run = {"workers": 60, "scenario": "gunicorn", "repeat": 1, "dir": "60/gunicorn/1"}
+    statuses = {"60/gunicorn/1": status_for(other_run, parts=common(users=100))}
+    decision = wb.whiskey_resume(plan, statuses, common(), SCENARIOS)
+    assert "60/gunicorn/1" in decision["message"] and "bench.users" in decision["message"]
+
+
+def test_force_redoes_everything_found_and_never_stops():
+    plan = wb.whiskey_run_plan(BENCH)
+    statuses = {plan[0]["dir"]: status_for(plan[0], parts=common(users=100))}
+    decision = wb.whiskey_resume(plan, statuses, common(), SCENARIOS, force=True)
+    assert decision["message"] == ""
+    assert decision["runs"][0]["action"] == "redo"
+
+
+def test_legacy_ok_without_fingerprint_is_a_conflict():
+    plan = wb.whiskey_run_plan(BENCH)
+    decision = wb.whiskey_resume(plan, {plan[0]["dir"]: {"status": "ok"}}, common(), SCENARIOS)
+    assert "older whiskey" in decision["message"]
+
+
+def test_run_json_keeps_every_invocation():
+    first = wb.whiskey_run_json({}, {"at": "T1", "variables": {"users": 500}}, {"run_id": "r1"})
+    assert first["started"] == "T1" and len(first["invocations"]) == 1
+    second = wb.whiskey_run_json(first, {"at": "T2", "variables": {"users": 500}}, {"run_id": "r1"})
+    assert second["started"] == "T1"
+    assert [i["at"] for i in second["invocations"]] == ["T1", "T2"]
+    legacy = wb.whiskey_run_json(
+        {"started": "T0", "variables": {"users": 9}, "whiskey_commit": "old"}, {"at": "T3"}, {"run_id": "r1"}
+    )
+    assert [i["at"] for i in legacy["invocations"]] == ["T0", "T3"]
+
+
+def test_statuses_reads_run_folders_only(tmp_path):
+    (tmp_path / "6/gunicorn/1").mkdir(parents=True)
+    (tmp_path / "6/gunicorn/1/status.json").write_text(json.dumps({"status": "valid"}))
+    (tmp_path / "6/gunicorn/1.old-20260101T000000Z").mkdir(parents=True)
+    (tmp_path / "6/gunicorn/1.old-20260101T000000Z/status.json").write_text("{}")
+    (tmp_path / "6/waitress/1").mkdir(parents=True)
+    (tmp_path / "6/waitress/1/status.json").write_text("{truncated")
+    (tmp_path / "report/x/1").mkdir(parents=True)
+    (tmp_path / "report/x/1/status.json").write_text("{}")
+    assert wb.whiskey_statuses(str(tmp_path)) == {"6/gunicorn/1": {"status": "valid"}, "6/waitress/1": None}
+    assert wb.whiskey_statuses(str(tmp_path / "missing")) == {}
+
+
+def test_context_and_summary():
+    run = wb.whiskey_run_plan(BENCH)[0]
+    ctx = wb.whiskey_verdict_context(run, BENCH, {"errors": []})
+    assert ctx["duration_s"] == 90 and ctx["stats_reset"] is True and ctx["concurrency"] == []
+    ctx = wb.whiskey_verdict_context(run, {**BENCH, "load_profile": "throughput"}, {})
+    assert ctx["duration_s"] == 30 and ctx["stats_reset"] is False and ctx["level_time_s"] == 15
+    plan = wb.whiskey_run_plan({**BENCH, "workers": [6], "repeats": 1})
+    summary = wb.whiskey_summary(
+        plan,
+        {
+            "6/gunicorn/1": {"status": "valid"},
+            "6/nginx-uwsgi/1": {"status": "invalid", "reasons": [{"kind": "errors", "message": "5 % failed"}]},
+        },
+    )
+    assert summary["counts"] == {"valid": 1, "invalid": 1}
+    assert summary["not_results"] == ["6/nginx-uwsgi/1 invalid: 5 % failed"]
+
+
+def test_host_shape_from_facts():
+    facts = [{"ansible_facts": {"processor": ["0", "GenuineIntel", "Xeon"], "processor_vcpus": 2}}]
+    shape = wb.whiskey_host_shape(facts, ["srv"], "srv")
+    assert shape["srv"]["cpu_model"] == "Xeon" and shape["srv"]["role"] == "server" and shape["srv"]["cores"] == 2
+
+
+def test_stop_load_stops_a_leftover_driver_and_empties_the_folder(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "stale.csv").write_text("old")
+    # A stand-in "driver": a real process whose command line matches the pattern the loop uses.
+    script = tmp_path / "whiskey_load.py"
+    script.write_text("import time\nwhile True:\n    time.sleep(0.2)\n")
+    proc = subprocess.Popen([sys.executable, str(script)])
+    try:
+        time.sleep(0.3)
+        result = subprocess.run(
+            [sys.executable, str(ROLE / "files" / "whiskey_host.py"), "stop-load", "--out", str(out)],
+            text=True,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        doc = json.loads(result.stdout)
+        assert proc.pid in doc["stopped"]
+        assert proc.wait(timeout=10) != 0
+        assert doc["removed"] is True and not out.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_stop_load_refuses_the_root_folder():
+    result = subprocess.run(
+        [sys.executable, str(ROLE / "files" / "whiskey_host.py"), "stop-load", "--out", "/"],
+        text=True,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2 and "--out" in result.stderr
+
+
+def test_config_digest_names_missing_files(tmp_path):
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("workers = 6\n")
+    doc = wh.config_digest([str(conf), str(tmp_path / "missing")], nginx=False)
+    assert doc["files"][str(tmp_path / "missing")] is None
+    assert len(doc["files"][str(conf)]) == 64
+    conf.write_text("workers = 60\n")
+    assert wh.config_digest([str(conf)], nginx=False)["files"][str(conf)] != doc["files"][str(conf)]
+
+
+@pytest.mark.skipif(not os.access("/proc/self/cmdline", os.R_OK), reason="needs /proc")
+def test_driver_pattern_matches_the_real_drivers_and_not_the_stopper():
+    import re
+
+    pattern = re.compile(wh.DRIVER_MATCH)
+    assert pattern.search("/opt/whiskey/locust/venv/bin/python /opt/whiskey/locust/files/whiskey_load.py locust")
+    assert pattern.search("/opt/whiskey/locust/venv/bin/python /opt/whiskey/locust/venv/bin/locust -f seed.py")
+    assert pattern.search("wrk -t1 -c8 -d15s http://server:9999/")
+    assert not pattern.search("/usr/sbin/nginx -g daemon off;")
