@@ -54,7 +54,9 @@ def read_run(folder: Path) -> dict:
         key = (int(status["workers"]), status["scenario"])
         entry = {"status": status["status"], "client_bound": bool(status.get("client_bound")), "levels": {}}
         throughput = repeat_dir / "throughput.json"
-        if status["status"] == "ok" and throughput.is_file():
+        # Measured runs: valid ones, and invalid ones (a client-bound run is what fidelity looks for); "ok" is
+        # an older whiskey's word for measured.
+        if status["status"] in ("valid", "invalid", "ok") and throughput.is_file():
             doc = json.loads(throughput.read_text())
             entry["levels"] = {lvl["concurrency"]: lvl["rps"] for lvl in doc["levels"]}
         entry["peak_rps"] = max(entry["levels"].values(), default=None)

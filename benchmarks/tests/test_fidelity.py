@@ -101,7 +101,7 @@ def measure(results: Path, base: str, driver: str, scenario: str, url: str) -> N
         text=True,
     ).stdout
     (folder / "throughput.json").write_text(normalised)
-    status = {"status": "ok", "workers": 2, "scenario": scenario, "repeat": 1, "client_bound": False}
+    status = {"status": "valid", "workers": 2, "scenario": scenario, "repeat": 1, "client_bound": False}
     (folder / "status.json").write_text(json.dumps(status))
 
 

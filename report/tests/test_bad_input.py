@@ -72,10 +72,10 @@ def test_interrupted_run(run_copy, capsys):
     )
     # The three runs that are not results are listed apart, with their verdict and reason.
     not_ranked = captured.out.split("Not ranked (3):\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert [line.split()[:2] for line in not_ranked[1:]] == [
-        ["1/nginx-gunicorn/1", "failed"],
-        ["2/gunicorn/2", "unfinished"],
-        ["2/nginx-gunicorn/2", "not", "run"][:2],
+    assert [re.split(r"  +", line.strip()) for line in not_ranked[1:]] == [
+        ["1/nginx-gunicorn/1", "failed", "nginx did not start: bind() to 127.0.0.1:18099 failed"],
+        ["2/gunicorn/2", "unfinished", "no status.json: the run did not finish"],
+        ["2/nginx-gunicorn/2", "not run", "in run.json's plan, no folder"],
     ]
     summary = json.loads((run_copy / "report" / "summary.json").read_text())
     reps = {(r["workers"], r["scenario"]): (r["repeats"], r["repeats_total"]) for r in summary["rows"]}

@@ -225,3 +225,37 @@ def test_stats_reset_rows_and_table_are_exact(tmp_path):
 
     cells = table_cells(old.rows[0])
     assert [c[0] for c in cells[9:13]] == ["≈"] * 4  # p50, p90, p99, p99.9
+
+
+def test_one_invalid_repeat_is_left_out_of_its_row(tmp_path):
+    """fixture-r with 2/waitress/1 judged again under a 0.5 % error limit: invalid (0.63 % failed). Its row is
+    waitress/2 alone, the ranking uses that, and Not ranked names the run with its reason."""
+    root = tmp_path / "fixture-r"
+    shutil.copytree(DATA / "fixture-r", root)
+    run = root / "2" / "waitress" / "1"
+    ctx = json.loads((run / "context.json").read_text())
+    ctx["thresholds"] = {"max_error_pct": 0.5}
+    write_status(run, judge(run, ctx))
+    rep = analyse(root)
+    (nr,) = rep.not_ranked
+    assert (nr["run"], nr["verdict"], nr["reasons"]) == (
+        "2/waitress/1",
+        "invalid",
+        ["errors: 0.63 % of 1 898 requests failed (limit 0.5 %)"],
+    )
+    row = next(r for r in rep.rows if r.scenario == "waitress")
+    assert (row.repeats, row.repeats_total) == (1, 2) and [r.repeat for r in row.runs] == [2]
+    alone = _aggregated(root / "2" / "waitress" / "2" / "locust_stats.csv")
+    assert row.value("avg") == float(alone["Average Response Time"]) and row.requests == int(
+        alone["Request Count"]
+    )
+    (head,) = [f.text for f in rep.findings if f.kind == "headline"]
+    gunicorn = next(r for r in rep.rows if r.scenario == "gunicorn")
+    assert head == (
+        f"workers=2: fastest by average latency is waitress ({row.value('avg'):.1f} ms). "
+        f"Ranking: waitress {row.value('avg'):.1f}, gunicorn {gunicorn.value('avg'):.1f} ms."
+    )
+    assert (
+        "too many failed requests (1 run: 2/waitress/1): invalid, not ranked; 0.63 % of 1 898"
+        in "\n".join(rep.warnings)
+    )

@@ -72,6 +72,7 @@ just before and just after the load (its docstring is the reference; all keys ar
   a `results` reason.
 """
 
+import csv
 import json
 import math
 import os
@@ -145,6 +146,7 @@ class _Judgement:
         self.probes: dict = {"before": None, "after": None}
         self.telemetry_ok = False
         self.max_users: float | None = None
+        self._driver_docs: list[tuple[Path, dict]] = []  # (client folder, its driver.json)
 
     # ------------------------------------------------------------ helpers
 
@@ -258,7 +260,7 @@ class _Judgement:
                 read_locust(run)
                 if run.series and run.series.users:
                     self.max_users = max(run.series.users)
-        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, csv.Error) as exc:
             run.bad(f"could not read the load results: {type(exc).__name__}: {exc}")
             run.measurements.clear()
         for msg in run.result_errors:
@@ -377,7 +379,6 @@ class _Judgement:
             self.reason("client", msg)
 
     def _driver_json(self) -> None:
-        self._driver_docs: list[tuple[Path, dict]] = []
         for folder in self.client_dirs:
             p = folder / "driver.json"
             if not p.is_file():
@@ -385,7 +386,8 @@ class _Judgement:
             try:
                 doc = _read_json(p)
             except (OSError, ValueError, UnicodeDecodeError) as exc:
-                self.warn("results", f"unreadable {p.relative_to(self.run_dir)}: {exc}")
+                where = p.relative_to(self.run_dir) if p.is_relative_to(self.run_dir) else p
+                self.warn("results", f"unreadable {where}: {exc}")
                 continue
             self._driver_docs.append((folder, doc))
             for r in doc.get("runs") or []:
@@ -682,8 +684,8 @@ def judge(run_dir: Path, context: dict) -> dict:
     j = _Judgement(Path(run_dir), context)
     try:
         j.run()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError) as exc:
-        # Never a traceback for the loop: whatever could not be read is a reason.
+    except Exception as exc:
+        # Never a traceback for the loop: whatever could not be read or judged is a reason.
         j.reason("results", f"the results could not be judged: {type(exc).__name__}: {exc}")
     return j.document()
 

@@ -308,7 +308,37 @@ def whiskey_summary(plan: list[dict[str, Any]], statuses: dict[str, Any]) -> dic
                 reasons.insert(0, status["error"])
             not_results.append(f"{entry['dir']} {verdict}: " + ("; ".join(reasons) or "no status.json"))
     line = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-    return {"counts": counts, "line": f"{len(plan)} runs: {line}", "not_results": not_results}
+    overheads = [_overhead_s(statuses.get(e["dir"])) for e in plan]
+    overheads = [o for o in overheads if o is not None]
+    overhead = {
+        "runs": len(overheads),
+        "mean_s": round(sum(overheads) / len(overheads), 1) if overheads else None,
+        "max_s": round(max(overheads), 1) if overheads else None,
+    }
+    if overheads:
+        line += f"; loop overhead {overhead['mean_s']} s per run (wall time beyond warm-up and measured load)"
+    return {
+        "counts": counts,
+        "line": f"{len(plan)} runs: {line}",
+        "not_results": not_results,
+        "overhead": overhead,
+    }
+
+
+def _overhead_s(status: Any) -> float | None:
+    """Wall seconds of a run beyond its warm-up and measured load: switching, probes, telemetry, fetching."""
+    from datetime import datetime
+
+    if not isinstance(status, dict) or not status.get("started") or not status.get("ended"):
+        return None
+    try:
+        wall = (
+            datetime.fromisoformat(status["ended"].replace("Z", "+00:00"))
+            - datetime.fromisoformat(status["started"].replace("Z", "+00:00"))
+        ).total_seconds()
+        return wall - float(status.get("warmup_s") or 0) - float(status.get("duration_s") or 0)
+    except (TypeError, ValueError):
+        return None
 
 
 class FilterModule:

@@ -212,7 +212,9 @@ class Stack:
             "worker_class": "sync",
         }
         gunicorn_conf.write_text(
-            template.render(qs=qs, qs_workers=2, quoteserver_listen_backlog=128, ansible_managed="test")
+            template.render(
+                qs=qs, quoteserver_workers=2, quoteserver_listen_backlog=128, ansible_managed="test"
+            )
         )
         environment = ",".join(
             f'{k}="{v}"'

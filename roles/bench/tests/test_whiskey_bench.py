@@ -47,7 +47,9 @@ BENCH = {
     "run_id": "r1",
     "force": False,
 }
-HOSTS = {"whiskey-server": {"role": "server", "cores": 1, "memory_mb": 8192, "cpu_model": "x", "kernel": "6.1"}}
+HOSTS = {
+    "whiskey-server": {"role": "server", "cores": 1, "memory_mb": 8192, "cpu_model": "x", "kernel": "6.1"}
+}
 
 
 def common(**changes):
@@ -63,7 +65,12 @@ def status_for(run, parts=None, state="valid"):
 def test_plan_repeats_outermost_and_dirs():
     plan = wb.whiskey_run_plan(BENCH)
     assert len(plan) == 8
-    assert [p["dir"] for p in plan[:4]] == ["6/gunicorn/1", "6/nginx-uwsgi/1", "60/gunicorn/1", "60/nginx-uwsgi/1"]
+    assert [p["dir"] for p in plan[:4]] == [
+        "6/gunicorn/1",
+        "6/nginx-uwsgi/1",
+        "60/gunicorn/1",
+        "60/nginx-uwsgi/1",
+    ]
     assert plan[4]["repeat"] == 2
     assert [p["index"] for p in plan] == list(range(1, 9))
 
@@ -90,7 +97,9 @@ def test_fingerprint_is_stable_and_sensitive():
 
 def test_diff_without_an_earlier_fingerprint_says_so():
     assert "older whiskey" in wb.whiskey_fingerprint_diff(None, wb.whiskey_fingerprint(common()))[0]
-    assert "older whiskey" in wb.whiskey_fingerprint_diff({"status": "ok"}, wb.whiskey_fingerprint(common()))[0]
+    assert (
+        "older whiskey" in wb.whiskey_fingerprint_diff({"status": "ok"}, wb.whiskey_fingerprint(common()))[0]
+    )
 
 
 def test_resume_skips_valid_runs_of_the_same_experiment_and_redoes_the_others():
@@ -185,17 +194,31 @@ def test_context_and_summary():
         plan,
         {
             "6/gunicorn/1": {"status": "valid"},
-            "6/nginx-uwsgi/1": {"status": "invalid", "reasons": [{"kind": "errors", "message": "5 % failed"}]},
+            "6/nginx-uwsgi/1": {
+                "status": "invalid",
+                "reasons": [{"kind": "errors", "message": "5 % failed"}],
+            },
         },
     )
     assert summary["counts"] == {"valid": 1, "invalid": 1}
+    assert summary["overhead"] == {"runs": 0, "mean_s": None, "max_s": None}
+    timed = {
+        "status": "valid", "started": "2026-12-01T10:00:00Z", "ended": "2026-12-01T10:02:00Z",
+        "warmup_s": 10, "duration_s": 90,
+    }  # fmt: skip
+    over = wb.whiskey_summary(plan[:1], {"6/gunicorn/1": timed})
+    assert over["overhead"]["mean_s"] == 20.0 and "20.0 s per run" in over["line"]
     assert summary["not_results"] == ["6/nginx-uwsgi/1 invalid: 5 % failed"]
 
 
 def test_host_shape_from_facts():
     facts = [{"ansible_facts": {"processor": ["0", "GenuineIntel", "Xeon"], "processor_vcpus": 2}}]
     shape = wb.whiskey_host_shape(facts, ["srv"], "srv")
-    assert shape["srv"]["cpu_model"] == "Xeon" and shape["srv"]["role"] == "server" and shape["srv"]["cores"] == 2
+    assert (
+        shape["srv"]["cpu_model"] == "Xeon"
+        and shape["srv"]["role"] == "server"
+        and shape["srv"]["cores"] == 2
+    )
 
 
 def test_stop_load_stops_a_leftover_driver_and_empties_the_folder(tmp_path):
@@ -250,7 +273,11 @@ def test_driver_pattern_matches_the_real_drivers_and_not_the_stopper():
     import re
 
     pattern = re.compile(wh.DRIVER_MATCH)
-    assert pattern.search("/opt/whiskey/locust/venv/bin/python /opt/whiskey/locust/files/whiskey_load.py locust")
-    assert pattern.search("/opt/whiskey/locust/venv/bin/python /opt/whiskey/locust/venv/bin/locust -f seed.py")
+    assert pattern.search(
+        "/opt/whiskey/locust/venv/bin/python /opt/whiskey/locust/files/whiskey_load.py locust"
+    )
+    assert pattern.search(
+        "/opt/whiskey/locust/venv/bin/python /opt/whiskey/locust/venv/bin/locust -f seed.py"
+    )
     assert pattern.search("wrk -t1 -c8 -d15s http://server:9999/")
     assert not pattern.search("/usr/sbin/nginx -g daemon off;")
