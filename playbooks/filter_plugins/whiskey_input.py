@@ -147,7 +147,10 @@ def whiskey_bench_input(variables: dict[str, Any], known_scenarios: list[str]) -
         ),
         "force": _bool("force", v.get("force", False), errors),
         "max_error_pct": _percent(
-            "max_error_pct", v.get("max_error_pct", 1), errors, "the share of failed requests a valid run may have"
+            "max_error_pct",
+            v.get("max_error_pct", 1),
+            errors,
+            "the share of failed requests a valid run may have",
         ),
         "client_overhead_pct": _percent(
             "client_overhead_pct",
