@@ -59,12 +59,24 @@ def wait_for(path: Path, timeout: float = 600) -> None:
         time.sleep(0.5)
 
 
-def during_load(run_id: str, rel: str, action, after_s: float = 10.0) -> threading.Thread:
-    """Run `action` once the run's measured load has gone for about after_s seconds (the probe before the run
-    writes probe-before.json, then the 2 s warm-up, telemetry start and the measured load follow)."""
+def measured_load_running(run_id: str, rel: str) -> bool:
+    """The run's measured Locust (the one writing CSVs into the run's folder on the client) is running."""
+    out = f"/var/tmp/whiskey-load/{run_id}/{rel}/locust"
+    found = docker("exec", CLIENT, "pgrep", "-f", f"--csv {out}")
+    return found.returncode == 0
+
+
+def during_load(run_id: str, rel: str, action, after_s: float = 6.0) -> threading.Thread:
+    """Run `action` once the run's measured load has gone for about after_s seconds (not during the warm-up or
+    while telemetry starts: the measured Locust itself is looked for on the client)."""
 
     def inject():
         wait_for(RESULTS / run_id / rel / "probe-before.json")
+        deadline = time.monotonic() + 300
+        while not measured_load_running(run_id, rel):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.5)
         time.sleep(after_s)
         action()
 
@@ -168,7 +180,10 @@ def test_interrupted_bench_stops_its_load_and_resumes_only_the_same_experiment(l
     )  # fmt: skip
     try:
         wait_for(RESULTS / "f-int/2/granian/1/probe-before.json")
-        time.sleep(8)
+        deadline = time.monotonic() + 300
+        while not measured_load_running("f-int", "2/granian/1") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(4)
         assert drivers_on_client(), "the measured load should be running"
         os.killpg(proc.pid, signal.SIGINT)
         proc.communicate(timeout=120)
