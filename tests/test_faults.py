@@ -62,7 +62,7 @@ def wait_for(path: Path, timeout: float = 600) -> None:
 def measured_load_running(run_id: str, rel: str) -> bool:
     """The run's measured Locust (the one writing CSVs into the run's folder on the client) is running."""
     out = f"/var/tmp/whiskey-load/{run_id}/{rel}/locust"
-    found = docker("exec", CLIENT, "pgrep", "-f", f"--csv {out}")
+    found = docker("exec", CLIENT, "pgrep", "-f", "--", f"--csv {out}")
     return found.returncode == 0
 
 
