@@ -2,7 +2,7 @@
 """whiskey's load driver runner, calibration, normaliser and client-bound check (stdlib only).
 
 Shipped by the `locust` role to every client host (and run from the role's files on the controller for
-`normalise` and `assess`). Subcommands:
+`normalise`). Whether a run is client-bound is the report package's verdict (whiskey_report/verdict.py). Subcommands:
 
   wrk        throughput profile with wrk: a warm-up (not recorded), then one wrk run per concurrency level,
              raw output in wrk-c<N>.txt and wrk-c<N>.json.
@@ -11,7 +11,6 @@ Shipped by the `locust` role to every client host (and run from the role's files
              several processes on this host (--processes) or distributed (--mode master / worker).
   calibrate  this client's ceiling with a driver against a near-free endpoint (nginx's /whiskey/ping).
   normalise  wrk JSON or Locust CSV of one or more clients -> throughput.json (results-format.md).
-  assess     is a run client-bound? Compares the run's rate with the calibrated ceilings and the driver's CPU.
   lease      keep a driver's lease alive and report its Ansible async job (the role's run.yml polls with it).
 
 A driver started with --lease FILE stops itself, and every process it started, when FILE has not been touched for
@@ -19,7 +18,7 @@ A driver started with --lease FILE stops itself, and every process it started, w
 the controller (Ctrl-C, a lost connection) never leaves load running on the server.
 
 Every measuring subcommand writes driver.json into its output folder: the commands, their exit codes, wall
-time and the CPU the driver used (getrusage of its processes), so `assess` can tell a client-bound run.
+time and the CPU the driver used (getrusage of its processes), so the verdict can tell a client-bound run.
 Locust exits 1 when requests failed: that is recorded, not an error of this tool. Exit status: 0 when every
 driver run produced its output, 2 on bad arguments, 3 when a driver crashed or produced nothing.
 """
@@ -717,108 +716,6 @@ def cmd_normalise(args) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- assess
-
-
-def run_rate(run_dir: Path, profile: str, driver: str) -> float:
-    """The highest request rate the clients produced in this run."""
-    if profile == "throughput":
-        doc = json.loads((run_dir / "throughput.json").read_text())
-        return max((lvl["rps"] for lvl in doc["levels"]), default=0.0)
-    return read_locust_aggregate(run_dir / "locust_stats.csv")["rps"]
-
-
-def telemetry_driver_cores(path: Path, host_cores: int | None) -> float | None:
-    """Mean CPU of the load driver's processes while they ran, in cores, from a client telemetry file (None when
-    the file has no per-process data, as with cmonitor_collector's own format)."""
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    procs = [
-        s["whiskey_processes"] for s in doc.get("samples", []) if isinstance(s.get("whiskey_processes"), dict)
-    ]
-    active = [p for p in procs if p.get("count")]
-    if not active:
-        return None
-    if all(p.get("cpu_cores") is not None for p in active):
-        return sum(p["cpu_cores"] for p in active) / len(active)
-    if not host_cores:
-        return None
-    # results-format.md: CPU fields are percent of all CPUs the host sees.
-    return sum(p.get("cpu_percent") or 0.0 for p in active) / len(active) / 100.0 * host_cores
-
-
-def assess(
-    run_dir: Path,
-    profile: str,
-    driver: str,
-    calibration: dict,
-    client_dirs: list[Path],
-    ratio: float = 0.25,
-    cpu_limit: float = 0.9,
-    host_cores: dict | None = None,
-) -> dict:
-    reasons = []
-    rate = run_rate(run_dir, profile, driver)
-    ceiling = sum(c.get("rps") or 0.0 for c in calibration.values())
-    if ceiling > 0 and rate > ratio * ceiling:
-        reasons.append(
-            f"rate {rate:.0f} req/s is {rate / ceiling:.0%} of the clients' calibrated ceiling "
-            f"{ceiling:.0f} req/s (limit {ratio:.0%})"
-        )
-    exit_codes = []
-    for folder in client_dirs:
-        driver_json = folder / "driver.json"
-        if driver_json.is_file():
-            doc = json.loads(driver_json.read_text())
-            exit_codes += [r["exit_code"] for r in doc.get("runs", []) if r.get("recorded")]
-            per_process = doc.get("cpu_per_process") or 0.0
-            if per_process >= cpu_limit:
-                reasons.append(
-                    f"{folder.name if folder.parent.name == 'clients' else 'client'}: load driver used {per_process:.2f} of a core per process "
-                    f"({doc.get('processes')} processes, limit {cpu_limit:.2f})"
-                )
-    for telemetry in sorted(run_dir.glob("telemetry-client-*.json")):
-        host = telemetry.name[len("telemetry-client-") : -len(".json")]
-        cores = (host_cores or {}).get(host)
-        used = telemetry_driver_cores(telemetry, cores)
-        procs = max(1, int((calibration.get(host) or {}).get("processes") or 1))
-        if used is not None and used / procs >= cpu_limit:
-            reasons.append(
-                f"{host}: telemetry shows the load driver at {used / procs:.2f} of a core per "
-                f"process (limit {cpu_limit:.2f})"
-            )
-    return {
-        "client_bound": bool(reasons),
-        "client_bound_reasons": reasons,
-        "rate": round(rate, 3),
-        "ceiling": round(ceiling, 1),
-        "driver_exit_codes": exit_codes,
-        # Locust exits 1 when requests failed: recorded, the run still counts.
-        "driver_reported_failures": any(code == 1 for code in exit_codes),
-    }
-
-
-def cmd_assess(args) -> int:
-    text = args.calibration or "{}"
-    calibration = json.loads(text if text.lstrip().startswith("{") else Path(text).read_text())
-    host_cores = json.loads(args.host_cores) if args.host_cores else None
-    client_dirs = [Path(d) for d in args.client_dirs] if args.client_dirs else [Path(args.run_dir)]
-    doc = assess(
-        Path(args.run_dir),
-        args.profile,
-        args.driver,
-        calibration,
-        client_dirs,
-        args.ratio,
-        args.cpu_limit,
-        host_cores,
-    )
-    print(json.dumps(doc))
-    return 0
-
-
 # ---------------------------------------------------------------- CLI
 
 
@@ -929,19 +826,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="-", help="file to write (default: stdout)")
     p.add_argument("dirs", nargs="+", help="result folders (one per client for wrk)")
     p.set_defaults(func=cmd_normalise)
-
-    p = sub.add_parser("assess", help="decide whether a run was client-bound; prints JSON")
-    p.add_argument("--run-dir", required=True)
-    p.add_argument("--profile", choices=["seed", "throughput"], required=True)
-    p.add_argument("--driver", choices=["wrk", "locust"], required=True)
-    p.add_argument("--calibration", help="JSON (inline or a file): {client: {rps, processes, ...}}")
-    p.add_argument("--host-cores", help='JSON: {"client": cores}, to read client telemetry')
-    p.add_argument("--client-dirs", nargs="*", help="folders holding each client's driver.json")
-    p.add_argument(
-        "--ratio", type=float, default=0.25, help="rate / ceiling above which a run is client-bound"
-    )
-    p.add_argument("--cpu-limit", type=float, default=0.9, help="driver cores per process counted as full")
-    p.set_defaults(func=cmd_assess)
 
     p = sub.add_parser("lease", help="touch a driver's lease and print its Ansible async job's state")
     p.add_argument("--file", required=True, help="the lease file the driver watches")

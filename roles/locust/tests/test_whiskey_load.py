@@ -324,31 +324,33 @@ def test_locust_failures_are_recorded_not_fatal(server, tmp_path):
 
 
 @needs_locust
-def test_assess_marks_a_client_bound_run(server, tmp_path):
+def test_the_verdict_marks_a_client_bound_run_from_real_driver_output(server, tmp_path):
+    """The driver's real files, judged by the report package (the one reader of the results)."""
+    verdict = pytest.importorskip("whiskey_report.verdict")
     out = tmp_path / "run"
     run_locust(
-        "throughput",
-        server,
-        out,
-        "--corpus-size",
-        "50",
-        "--path",
-        "/quotes/sayHello",
-        "--levels",
-        "4",
-        "--level-time",
-        "3s",
-    )
+        "throughput", server, out, "--corpus-size", "50", "--path", "/quotes/sayHello", "--levels", "4",
+        "--level-time", "3s",
+    )  # fmt: skip
     (out / "throughput.json").write_text(json.dumps(whiskey_load.normalise([out], "locust")))
     rate = json.loads((out / "throughput.json").read_text())["levels"][0]["rps"]
-    low = {"client": {"rps": rate * 2, "processes": 1}}  # the run reached 50% of the ceiling
-    high = {"client": {"rps": rate * 100, "processes": 1}}
-    bound = whiskey_load.assess(out, "throughput", "locust", low, [out], cpu_limit=5.0)
-    free = whiskey_load.assess(out, "throughput", "locust", high, [out], cpu_limit=5.0)
-    assert bound["client_bound"] and "ceiling" in bound["client_bound_reasons"][0]
+
+    def judge(ceiling: float, cpu_limit: float) -> dict:
+        context = {
+            "workers": 1, "scenario": "hello", "repeat": 1, "profile": "throughput", "driver": "locust",
+            "concurrency": [4], "level_time_s": 3, "clients": ["client"], "client_dirs": [str(out)],
+            "calibration": {"client": {"rps": ceiling, "processes": 1}},
+            "thresholds": {"client_bound_cpu": cpu_limit},
+        }  # fmt: skip
+        return verdict.judge(out, context)
+
+    bound = judge(rate * 2, 5.0)  # the run reached 50 % of the client's ceiling
+    assert bound["status"] == "invalid" and bound["client_bound"]
+    assert "ceiling" in bound["client_bound_reasons"][0]
+    free = judge(rate * 100, 5.0)
     assert not free["client_bound"] and free["client_bound_reasons"] == []
     # A busy FastHttpUser process with no think time uses most of a core: the CPU rule catches it at 0.05.
-    assert whiskey_load.assess(out, "throughput", "locust", high, [out], cpu_limit=0.05)["client_bound"]
+    assert judge(rate * 100, 0.05)["client_bound"]
 
 
 @needs_wrk
