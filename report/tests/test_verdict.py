@@ -582,26 +582,17 @@ def test_telemetry_errors_are_warnings(tmp_path):
 # ---------------------------------------------------------------- the CLI
 
 
+def _verdict_cli(run: Path, context: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "whiskey_report", "verdict", str(run), "--context", str(context), *extra]
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+
 def test_cli_prints_and_writes_status_atomically(tmp_path):
     run, ctx = _r(tmp_path)
     (run / "status.json").unlink()
     ctx["errors"] = []
     (tmp_path / "ctx.json").write_text(json.dumps(ctx))
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "whiskey_report",
-            "verdict",
-            str(run),
-            "--context",
-            str(tmp_path / "ctx.json"),
-            "--write",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    res = _verdict_cli(run, tmp_path / "ctx.json", "--write")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == json.loads((run / "status.json").read_text())
     assert json.loads(res.stdout)["status"] == "valid"
@@ -609,20 +600,7 @@ def test_cli_prints_and_writes_status_atomically(tmp_path):
     assert not list(run.glob(".status.*")) and oct((run / "status.json").stat().st_mode & 0o777) == "0o644"
     # Without --write nothing is written; an unreadable context is a failed verdict, not a traceback.
     (run / "status.json").unlink()
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "whiskey_report",
-            "verdict",
-            str(run),
-            "--context",
-            str(tmp_path / "nope.json"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    res = _verdict_cli(run, tmp_path / "nope.json")
     assert res.returncode == 0 and "Traceback" not in res.stderr and not (run / "status.json").exists()
     doc = json.loads(res.stdout)
     assert doc["verdict"] == "failed" and doc["error"].startswith(

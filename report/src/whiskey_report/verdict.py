@@ -458,20 +458,15 @@ class _Judgement:
         for when, doc in (("before", before), ("after", after)):
             if doc is None:
                 continue
-            problem = backend_problem(doc)
-            if problem == "":
-                self.warn(
-                    "probe", f"probe-{when}.json has no elasticsearch section: the backend was not checked"
-                )
-            elif problem:
-                self.reason("backend", f"{when} the run: {problem}")
-            problem = request_problem(doc)
-            if problem == "":
-                self.warn(
-                    "probe", f"probe-{when}.json has no request section: the real request was not checked"
-                )
-            elif problem:
-                self.reason("request", f"{when} the run: {problem}")
+            for kind, check, section, what in (
+                ("backend", backend_problem, "elasticsearch", "the backend"),
+                ("request", request_problem, "request", "the real request"),
+            ):
+                problem = check(doc)
+                if problem == "":
+                    self.warn("probe", f"probe-{when}.json has no {section} section: {what} was not checked")
+                elif problem:
+                    self.reason(kind, f"{when} the run: {problem}")
         reasons, warns = process_problems(before, after)
         for msg in reasons:
             self.reason("processes", msg)
