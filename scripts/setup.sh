@@ -102,7 +102,7 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements/controller.txt .venv/.requ
   cp requirements/controller.txt .venv/.requirements
   cat app/requirements*.txt report/requirements*.txt 2>/dev/null > .venv/.requirements-packages || true
 fi
-done_step "ok: $(.venv/bin/ansible --version 2>/dev/null | sed -n 1p), $(.venv/bin/molecule --version 2>/dev/null | sed -n 1p | cut -c1-40)"
+done_step "ok: $(.venv/bin/ansible --version 2>/dev/null | sed -n 1p), $(NO_COLOR=1 .venv/bin/molecule --version 2>/dev/null | sed -n 1p | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-40)"
 
 step "Locust $LOCUST_VERSION (.cache/locust-venv)"
 # The same Locust as the clients get (roles/locust), for the load drivers' tests on the controller.
