@@ -89,11 +89,14 @@ def server_sh(cmd: str) -> subprocess.CompletedProcess[str]:
     return docker("exec", SERVER, "bash", "-c", cmd)
 
 
-def drivers_on_client() -> str:
-    found = docker(
-        "exec", CLIENT, "bash", "-c", "pgrep -af 'whiskey_load|bin/locust' | grep -v pgrep || true"
-    )
+def processes(host: str, pattern: str) -> str:
+    found = docker("exec", host, "bash", "-c", f"pgrep -af -- '{pattern}' | grep -v pgrep || true")
     return found.stdout.strip()
+
+
+def drivers_on_client() -> str:
+    # The load drivers themselves (the client's telemetry collector names them in its own arguments).
+    return processes(CLIENT, r"whiskey_load\.py|/bin/locust ")
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +217,8 @@ def test_interrupted_bench_stops_its_load_and_resumes_only_the_same_experiment(l
     assert list((RESULTS / "f-int/2/granian").glob("1.old-*")), "the interrupted attempt is kept aside"
     run_json = json.loads((RESULTS / "f-int/run.json").read_text())
     assert len(run_json["invocations"]) == 2  # the refused one changed nothing
+    # The interrupted run's telemetry collectors were stopped when the resume began; nothing of f-int is left.
+    assert (
+        processes(CLIENT, "whiskey-telemetry-f-int") == ""
+        and processes(SERVER, "whiskey-telemetry-f-int") == ""
+    )
