@@ -99,7 +99,7 @@ def run_locust(profile: str, url: str, out: Path, *extra: str) -> subprocess.Com
 
 def test_help_lists_every_subcommand():
     out = run("--help").stdout
-    for sub in ("wrk", "locust", "calibrate", "normalise", "assess"):
+    for sub in ("wrk", "locust", "calibrate", "normalise", "lease"):
         assert sub in out
 
 
