@@ -145,3 +145,37 @@ def test_a_value_given_twice_is_named():
     assert check(scenarios="gunicorn,gunicorn")["errors"] == [
         "scenarios='gunicorn,gunicorn' lists a scenario twice"
     ]
+
+
+@pytest.mark.parametrize(
+    ("server", "refused"),
+    [
+        ({}, False),
+        ({"elasticsearch_network_host": "127.0.0.1"}, False),
+        ({"elasticsearch_network_host": "::1"}, False),
+        ({"elasticsearch_network_host": ["_local_", "127.0.0.2"]}, False),
+        ({"elasticsearch_network_host": "0.0.0.0"}, True),
+        ({"elasticsearch_network_host": "_site_"}, True),
+        ({"elasticsearch_network_host": ["127.0.0.1", "10.42.1.10"]}, True),
+        ({"elasticsearch_network_host": "0.0.0.0", "elasticsearch_security_enabled": "false"}, True),
+        ({"elasticsearch_network_host": "0.0.0.0", "elasticsearch_security_enabled": True}, False),
+    ],
+)
+def test_elasticsearch_beyond_loopback_needs_security(server, refused):
+    errors = whiskey_input.whiskey_server_safety(server)
+    assert bool(errors) == refused
+    if refused:
+        assert (
+            errors[0].startswith("elasticsearch_network_host=")
+            and "elasticsearch_security_enabled" in errors[0]
+        )
+
+
+def test_bench_refuses_an_exposed_elasticsearch_before_touching_any_host():
+    result = run(["ansible-playbook", "bench.yml", "-i", "tests/data/es-exposed.yml"], timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "elasticsearch_network_host='0.0.0.0' with elasticsearch_security_enabled=False" in out
+    assert "UNREACHABLE" not in out
+    recap = out.split("PLAY RECAP", 1)[1]
+    assert re.findall(r"^(\S+)\s+:", recap, re.M) == ["localhost"]

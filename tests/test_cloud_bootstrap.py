@@ -1,6 +1,7 @@
 """playbooks/cloud-bootstrap.yml over real SSH on two "fresh VMs": systemd containers with sshd, key login for
 root and no Python (tests/data/fresh-vm). The bootstrap must install python3 through `raw`, get Ansible modules
-running and see the server from the client on the private network; a second run changes nothing."""
+running and see the server from the client on the private network; a second run changes nothing. Host keys are
+checked as on cloud hosts: recorded at first contact, and a host whose key changed is refused with what to do."""
 
 from __future__ import annotations
 
@@ -77,7 +78,9 @@ def vms(tmp_path_factory):
             "  vars:\n"
             "    ansible_user: root\n"
             f"    ansible_ssh_private_key_file: {key}\n"
-            "    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null\n"
+            # As the cloud inventories: keys recorded at first contact, a changed one refused.
+            f"    whiskey_known_hosts: {tmp / 'known_hosts'}\n"
+            "    ansible_ssh_common_args: -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={{ whiskey_known_hosts }}\n"
             "    ansible_python_interpreter: /usr/bin/python3\n"
             "  children:\n"
             + "".join(
@@ -112,3 +115,35 @@ def test_fresh_vms_have_no_python_then_bootstrap_makes_them_ready(vms):
     second = _bootstrap(vms)
     assert second.returncode == 0, second.stdout[-4000:]
     assert all(stats["changed"] == 0 for stats in recap(second.stdout).values()), second.stdout[-3000:]
+
+
+def test_a_changed_host_key_stops_the_bootstrap_with_what_to_do(vms):
+    known_hosts = vms.parent / "known_hosts"
+    if not known_hosts.exists():  # alone: the first contact records the keys
+        assert _bootstrap(vms).returncode == 0
+    server = HOSTS["server"]
+    port = int(docker("port", server, "22/tcp").stdout.strip().rsplit(":", 1)[1])
+    assert f"[127.0.0.1]:{port}" in known_hosts.read_text()
+    # The VM is "recreated": new host keys at the same address.
+    rekey = docker(
+        "exec", server, "sh", "-c",
+        "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && systemctl restart ssh",
+    )  # fmt: skip
+    assert rekey.returncode == 0, rekey.stderr
+    refused = _bootstrap(vms)
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert f"{server} (127.0.0.1): its SSH host key has CHANGED" in out
+    assert f"ssh-keygen -R '[127.0.0.1]:{port}' -f {known_hosts}" in out
+    stats = recap(refused.stdout)
+    assert stats[HOSTS["client"]]["failed"] == 0  # the other host is fine
+    # What the message says to do, then it runs again.
+    forget = subprocess.run(
+        ["ssh-keygen", "-R", f"[127.0.0.1]:{port}", "-f", str(known_hosts)],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert forget.returncode == 0, forget.stderr
+    again = _bootstrap(vms)
+    assert again.returncode == 0, again.stdout[-3000:]

@@ -95,7 +95,7 @@ def measure(results: Path, base: str, driver: str, scenario: str, url: str) -> N
         cmd = [sys.executable, str(RUNNER), "locust", "--locust", LOCUST, "--profile", "throughput", *args]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
     normalised = subprocess.run(
-        [sys.executable, str(RUNNER), "normalise", "--driver", driver, str(folder)],
+        [sys.executable, "-m", "whiskey_report", "levels", "--driver", driver, str(folder)],
         check=True,
         capture_output=True,
         text=True,

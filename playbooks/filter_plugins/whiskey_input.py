@@ -7,6 +7,7 @@ the variable and what is allowed, so bench.yml can stop before any host is touch
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -167,6 +168,40 @@ def whiskey_bench_input(variables: dict[str, Any], known_scenarios: list[str]) -
     return {"errors": errors, "config": config}
 
 
+LOOPBACK_NAMES = ("localhost", "_local_")
+
+
+def _loopback_only(hosts: Any) -> bool:
+    """Whether Elasticsearch's network.host value(s) bind to loopback only (127.0.0.0/8, ::1, _local_)."""
+    values = hosts if isinstance(hosts, list) else [hosts]
+    for value in values:
+        text = str(value).strip().strip("[]")
+        if text in LOOPBACK_NAMES:
+            continue
+        try:
+            if ipaddress.ip_address(text).is_loopback:
+                continue
+        except ValueError:
+            pass
+        return False
+    return bool(values)
+
+
+def whiskey_server_safety(server: dict[str, Any]) -> list[str]:
+    """What makes a server unsafe to expose, from its variables (role defaults where unset); one message each."""
+    errors = []
+    network_host = server.get("elasticsearch_network_host", "127.0.0.1")
+    security = _parse(server.get("elasticsearch_security_enabled", False))
+    if not _loopback_only(network_host) and security is not True:
+        errors.append(
+            f"elasticsearch_network_host={network_host!r} with elasticsearch_security_enabled={security!r}: "
+            "Elasticsearch would answer anyone who reaches the server, without authentication. Bind it to "
+            "loopback (127.0.0.1, the default: the app runs on the same host) or set "
+            "elasticsearch_security_enabled=true"
+        )
+    return errors
+
+
 class FilterModule:
     def filters(self):
-        return {"whiskey_bench_input": whiskey_bench_input}
+        return {"whiskey_bench_input": whiskey_bench_input, "whiskey_server_safety": whiskey_server_safety}

@@ -626,3 +626,87 @@ def test_cli_context_from_stdin_and_help(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["verdict", str(run)])  # --context is required
     assert exc.value.code == 2
+
+
+def test_verdict_write_reads_a_throughput_runs_raw_files_into_throughput_json(tmp_path):
+    """The loop never parses the drivers' files: `verdict --write` turns wrk-c<N>.json into throughput.json."""
+    src = DATA / "fixture-t" / "2" / "gunicorn" / "1"
+    run = _copy(tmp_path, src)
+    (run / "throughput.json").unlink()
+    (run / "status.json").unlink()
+    ctx = {
+        "profile": "throughput",
+        "driver": "wrk",
+        "concurrency": [2, 8],
+        "level_time_s": 4,
+        "client_dirs": [str(run)],
+    }
+    (run / "context.json").write_text(json.dumps(ctx))
+    cmd = [
+        sys.executable,
+        "-m",
+        "whiskey_report",
+        "verdict",
+        str(run),
+        "--context",
+        str(run / "context.json"),
+    ]
+    res = subprocess.run([*cmd, "--write"], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    written = json.loads((run / "throughput.json").read_text())
+    assert written == json.loads((src / "throughput.json").read_text())
+    assert json.loads(res.stdout)["verdict"] != "failed"
+    # Broken raw files: the run is not measured, and says why.
+    (run / "throughput.json").unlink()
+    (run / "wrk-c8.json").write_text("{")
+    res = subprocess.run([*cmd, "--write"], capture_output=True, text=True, check=False)
+    doc = json.loads(res.stdout)
+    assert doc["verdict"] == "failed"
+    assert "the throughput levels could not be read: JSONDecodeError" in json.dumps(doc)
+    assert not (run / "throughput.json").exists()
+
+
+def test_a_levels_window_comes_from_driver_json_and_selects_its_telemetry(tmp_path):
+    from whiskey_report.levels import normalise
+    from whiskey_report.loader import read_throughput
+
+    run = _copy(tmp_path, DATA / "fixture-t" / "2" / "gunicorn" / "1")
+    driver = json.loads((run / "driver.json").read_text())
+    for i, entry in enumerate(driver["runs"]):
+        entry["start_epoch"], entry["end_epoch"] = 1000.0 + 10 * i, 1004.0 + 10 * i
+    (run / "driver.json").write_text(json.dumps(driver))
+    doc = normalise([run], "wrk")
+    # runs: warm-up (not recorded), c2, c8
+    assert [lvl["window"] for lvl in doc["levels"]] == [
+        {"start_epoch": 1010.0, "end_epoch": 1014.0},
+        {"start_epoch": 1020.0, "end_epoch": 1024.0},
+    ]
+    (run / "throughput.json").write_text(json.dumps(doc))
+    from whiskey_report.loader import Run
+
+    r = Run(2, "gunicorn", 1, run, "valid", {"concurrency": [2, 8]})
+    read_throughput(r)
+    assert [(m.window_start, m.window_end) for m in r.measurements] == [(1010.0, 1014.0), (1020.0, 1024.0)]
+
+
+def test_verdict_from_standard_input_keeps_the_context_and_the_probes_in_the_run_folder(tmp_path):
+    """The loop hands everything over in one call: the same verdict as from the files, and the same files."""
+    run, ctx = _r(tmp_path)
+    expected = judge(run, ctx)
+    probes = {w: json.loads((run / f"probe-{w}.json").read_text()) for w in ("before", "after")}
+    for name in ("context.json", "probe-before.json", "probe-after.json", "status.json"):
+        (run / name).unlink()
+    res = subprocess.run(
+        [sys.executable, "-m", "whiskey_report", "verdict", str(run), "--context", "-", "--write"],
+        input=json.dumps({**ctx, "probes": probes}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["verdict"] == expected["verdict"] and doc["reasons"] == expected["reasons"]
+    assert json.loads((run / "context.json").read_text()) == ctx
+    for w in ("before", "after"):
+        assert json.loads((run / f"probe-{w}.json").read_text()) == probes[w]
+    assert json.loads((run / "status.json").read_text())["verdict"] == doc["verdict"]

@@ -19,6 +19,7 @@ EPILOG = """examples:
   whiskey-report compare results/BASE results/CONTENDER    differences, in the terminal and compare.html
   whiskey-report verdict results/RUN/6/gunicorn/1 --context ctx.json --write
                                                            judge one run: print (and write) its status.json
+  whiskey-report levels --driver wrk results/RUN/6/gunicorn/1  a throughput run's raw driver files as throughput.json
 """
 
 
@@ -61,7 +62,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     v.add_argument("run_dir", type=Path, help="a results/<run_id>/<workers>/<scenario>/<repeat>/ folder")
     v.add_argument("--context", required=True, help="the loop's CONTEXT.json ('-': standard input)")
-    v.add_argument("--write", action="store_true", help="also write RUN_DIR/status.json (atomically)")
+    v.add_argument(
+        "--write",
+        action="store_true",
+        help="also write RUN_DIR/status.json (atomically), for a throughput run its throughput.json from the "
+        "drivers' raw files, and with --context - the context as RUN_DIR/context.json and its probes as "
+        "probe-<when>.json",
+    )
+    lv = sub.add_parser(
+        "levels",
+        help="a throughput run's raw driver files (wrk-c<N>.json, locust-c<N>_stats.csv) as throughput.json",
+        description="Read the throughput levels of one run (wrk: one folder per client, summed; Locust: the "
+        "master's folder) and print or write the throughput.json document (docs/results-format.md).",
+    )
+    lv.add_argument("dirs", nargs="+", type=Path, help="the run's folder, or one folder per client (wrk)")
+    lv.add_argument("--driver", choices=["wrk", "locust"], required=True)
+    lv.add_argument(
+        "--level-time", type=float, default=None, help="seconds per level (Locust without a rate)"
+    )
+    lv.add_argument("--output", type=Path, default=None, help="file to write (default: standard output)")
     return p
 
 
@@ -76,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             return _summary(args)
         if args.command == "verdict":
             return _verdict(args)
+        if args.command == "levels":
+            return _levels(args)
         return _compare(args)
     except ResultsError as exc:
         print(f"whiskey-report: {exc}", file=sys.stderr)
@@ -106,11 +127,19 @@ def _summary(args) -> int:
 
 
 def _verdict(args) -> int:
-    from whiskey_report.verdict import dumps, judge, read_context, write_status
+    from whiskey_report.verdict import dumps, judge, read_context, write_inputs, write_status
 
     context, problem = read_context(args.context)
     if problem:
         context = {"errors": [problem]}
+    if args.write:
+        from whiskey_report.levels import write_throughput
+
+        if str(args.context) == "-":
+            context = write_inputs(args.run_dir, context)
+        problem = write_throughput(args.run_dir, context)
+        if problem:
+            context["errors"] = [*(context.get("errors") or []), problem]
     doc = judge(args.run_dir, context)
     print(dumps(doc))
     if args.write:
@@ -122,6 +151,24 @@ def _verdict(args) -> int:
             )
             return 2
         print(f"whiskey-report verdict: {doc['verdict']}, written to {path}", file=sys.stderr)
+    return 0
+
+
+def _levels(args) -> int:
+    import json
+
+    from whiskey_report.levels import normalise
+
+    try:
+        doc = normalise(args.dirs, args.driver, args.level_time)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"whiskey-report levels: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(doc, indent=2) + "\n"
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

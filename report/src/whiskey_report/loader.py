@@ -28,7 +28,7 @@ decrease (but for the one reset when stats_reset), no rate is negative, and its 
 Aggregated row within 1 % (or the last second's requests). A failed check is a `results` problem
 (Run.result_errors), which the verdict (verdict.py) turns into an `invalid` run.
 Throughput-profile runs are read from throughput.json (one measurement per concurrency level; warm-up is
-already excluded by the driver).
+already excluded by the driver; a level's telemetry is the samples of its `window`, when the driver recorded it).
 """
 
 import csv
@@ -593,6 +593,7 @@ def read_throughput(run: Run) -> None:
         lat = lvl.get("latency_ms") or {}
         if not isinstance(lat, dict):
             lat = {}
+        window = lvl.get("window") if isinstance(lvl.get("window"), dict) else {}
         conc = _num(lvl.get("concurrency"))
         dur = _num(lvl.get("duration_s"))
         reqs = _num(lvl.get("requests"))
@@ -631,6 +632,8 @@ def read_throughput(run: Run) -> None:
                 _num(lat.get("p99")),
                 _num(lat.get("max")),
                 d,
+                window_start=_num(window.get("start_epoch")),
+                window_end=_num(window.get("end_epoch")),
                 p999=_num(lat.get("p99.9", lat.get("p999"))),
             )
         )

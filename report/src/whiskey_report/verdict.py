@@ -55,6 +55,9 @@ The context (CONTEXT.json, written by the loop, roles/bench; every key optional,
   fingerprint                      opaque dict, copied into status.json as is
   errors                           ["switch failed: ...", ...] from the loop: non-empty means failed [[]]
   telemetry_errors                 ["whiskey-client: telemetry: ..."]: warnings only [[]]
+  probes                           {"before": {...}, "after": {...}}: the probe documents as the probe printed
+                                   them; with --write they become RUN_DIR/probe-<when>.json (and the context
+                                   without them RUN_DIR/context.json), so the loop hands over everything in one call
 
 The probe files: RUN_DIR/probe-before.json and probe-after.json, written by roles/bench/files/whiskey_probe.py
 just before and just after the load (its docstring is the reference; all keys are read leniently):
@@ -234,7 +237,7 @@ class _Judgement:
             if raw:
                 self.reason(
                     "results",
-                    f"no throughput.json, although {len(raw)} raw driver files are there (normalise did not run)",
+                    f"no throughput.json, although {len(raw)} raw driver files are there (the levels were not read)",
                 )
                 return True
             self.failed.append(f"no driver results in {d} (no throughput.json, no wrk-c*.json)")
@@ -695,6 +698,22 @@ def read_context(path: Path | str) -> tuple[dict, str | None]:
     if not isinstance(doc, dict):
         return {}, f"the context {path} is not a JSON object"
     return doc, None
+
+
+def write_inputs(run_dir: Path, context: dict) -> dict:
+    """Keep what the loop handed over in RUN_DIR: probe-<when>.json of context["probes"], and context.json (the
+    context without its probes). Returns the context without its probes."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)  # a run that failed before anything was fetched
+    probes = context.get("probes") if isinstance(context.get("probes"), dict) else {}
+    for when in ("before", "after"):
+        if isinstance(probes.get(when), dict):
+            (run_dir / f"probe-{when}.json").write_text(
+                json.dumps(probes[when], indent=1) + "\n", encoding="utf-8"
+            )
+    rest = {k: v for k, v in context.items() if k != "probes"}
+    (run_dir / "context.json").write_text(json.dumps(rest, indent=1) + "\n", encoding="utf-8")
+    return rest
 
 
 def write_status(run_dir: Path, doc: dict) -> Path:

@@ -7,7 +7,7 @@ These run folders come out under runs/:
   fixture-b  workers 2 x the same scenarios x 2 repeats, backend wait 12 ms (the contender for `compare`)
   fixture-t  throughput profile: workers 2 x the same scenarios x 2 repeats, wrk at 2 and 8 connections, 4 s
              per level after a 2-s warm-up, through the project's driver (roles/locust/files/whiskey_load.py)
-             and its `normalise` into throughput.json (needs wrk: apt-get install -y wrk)
+             and `whiskey_report levels` into throughput.json (needs wrk: apt-get install -y wrk)
   fixture-r  today's format: Locust with --reset-stats (stats_reset), workers 2 x gunicorn and waitress x 2
              repeats, backend wait 10 ms, 4-s ramp-up; a seed calibration of the same users against
              /whiskey/ping first; probe-before.json / probe-after.json (the real request and the server's
@@ -375,8 +375,9 @@ def one_run(
             rc = subprocess.run(
                 [
                     sys.executable,
-                    str(LOAD_DRIVER),
-                    "normalise",
+                    "-m",
+                    "whiskey_report",
+                    "levels",
                     "--driver",
                     "wrk",
                     "--output",

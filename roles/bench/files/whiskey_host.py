@@ -9,6 +9,10 @@
   whiskey_host.py stop-load --out DIR [--match REGEX]
       -> {"stopped": [pids], "removed": bool}: stops any load driver left running (an interrupted bench) and
          empties the run's output folder, so nothing stale is fetched or keeps loading the server
+  whiskey_host.py pack --out DIR --archive FILE [--prefix clients/HOST/] [--top REGEX]
+      -> {"files": [names in the archive], "archive": FILE}: the driver's files as one tar.gz laid out as the run
+         folder wants them (files whose name matches --top at its top, the others under --prefix), so the
+         controller fetches one file per client, whatever the number of files
 
 Every subcommand prints one JSON document and exits 0; 2 on bad arguments.
 """
@@ -25,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.request
 from pathlib import Path
@@ -137,6 +142,27 @@ def stop_load(out: str, match: str, grace_s: float = 5.0) -> dict:
     return {"stopped": pids, "removed": existed}
 
 
+def pack(out: str, archive: str, prefix: str = "", top: str | None = None) -> dict:
+    """Every file of `out` (not recursing) into one tar.gz: NAME, or PREFIX + NAME unless NAME matches `top`.
+
+    A missing `out` (the driver never started) gives an empty archive and no files: nothing to fetch.
+    """
+    pattern = re.compile(top) if top else None
+    names = []
+    tmp = archive + ".tmp"
+    folder = Path(out)
+    Path(archive).parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tmp, "w:gz", compresslevel=1) as tar:
+        for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if not entry.is_file():
+                continue
+            name = entry.name if pattern and pattern.match(entry.name) else prefix + entry.name
+            tar.add(entry, arcname=name, recursive=False)
+            names.append(name)
+    os.replace(tmp, archive)
+    return {"files": names, "archive": archive}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whiskey_host.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -151,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop-load", help="stop leftover load drivers, empty the run's output folder")
     stop.add_argument("--out", required=True)
     stop.add_argument("--match", default=DRIVER_MATCH)
+    pk = sub.add_parser("pack", help="the driver's files as one tar.gz, laid out for the run folder")
+    pk.add_argument("--out", required=True, help="the driver's output folder")
+    pk.add_argument("--archive", required=True, help="the tar.gz to write")
+    pk.add_argument("--prefix", default="", help="folder in the archive for files not matching --top")
+    pk.add_argument("--top", default=None, help="regular expression: these files go to the archive's top")
     return parser
 
 
@@ -164,6 +195,15 @@ def main(argv: list[str] | None = None) -> int:
         }
     elif args.cmd == "config-digest":
         doc = config_digest(args.files, args.nginx)
+    elif args.cmd == "pack":
+        if ".." in Path(args.prefix).parts or args.prefix.startswith("/"):
+            print("whiskey_host.py: --prefix must be a relative folder without '..'", file=sys.stderr)
+            return 2
+        try:
+            doc = pack(args.out, args.archive, args.prefix, args.top)
+        except OSError as exc:
+            print(f"whiskey_host.py pack: {exc}", file=sys.stderr)
+            return 1
     else:
         if not args.out.strip("/") or args.out.strip() in ("/", "."):
             print("whiskey_host.py: --out must be a run's folder, not /", file=sys.stderr)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -281,3 +282,46 @@ def test_driver_pattern_matches_the_real_drivers_and_not_the_stopper():
     )
     assert pattern.search("wrk -t1 -c8 -d15s http://server:9999/")
     assert not pattern.search("/usr/sbin/nginx -g daemon off;")
+
+
+def test_pack_lays_out_the_files_for_the_run_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("locust_stats.csv", "locust-c8_stats.csv", "driver.json"):
+        (out / name).write_text(name)
+    (out / "sub").mkdir()  # folders are not the driver's files
+    archive = tmp_path / "c2.tgz"
+    doc = wh.pack(str(out), str(archive), "clients/c2/", r"locust(_|-c[0-9]+_)")
+    assert sorted(doc["files"]) == ["clients/c2/driver.json", "locust-c8_stats.csv", "locust_stats.csv"]
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == sorted(doc["files"])
+        assert tar.extractfile("clients/c2/driver.json").read() == b"driver.json"
+
+
+def test_pack_refuses_a_prefix_that_leaves_the_run_folder(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROLE / "files" / "whiskey_host.py"),
+            "pack",
+            "--out",
+            str(tmp_path),
+            "--archive",
+            str(tmp_path / "x.tgz"),
+            "--prefix",
+            "../up/",
+        ],
+        text=True,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2 and "--prefix" in result.stderr
+    assert not (tmp_path / "x.tgz").exists()
+
+
+def test_pack_of_a_driver_that_never_wrote_is_empty(tmp_path):
+    doc = wh.pack(str(tmp_path / "never"), str(tmp_path / "no-folder-yet" / "x.tgz"))
+    assert doc["files"] == []
+    with tarfile.open(tmp_path / "no-folder-yet" / "x.tgz") as tar:
+        assert tar.getnames() == []

@@ -28,7 +28,7 @@ msg:
   returned: always
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (Ansible module layout)
+from ansible.module_utils.basic import AnsibleModule
 
 
 def main():

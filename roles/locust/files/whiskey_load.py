@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""whiskey's load driver runner, calibration, normaliser and client-bound check (stdlib only).
+"""whiskey's load driver runner and calibration (stdlib only).
 
-Shipped by the `locust` role to every client host (and run from the role's files on the controller for
-`normalise`). Whether a run is client-bound is the report package's verdict (whiskey_report/verdict.py). Subcommands:
+Shipped by the `locust` role to every client host. The drivers' files are read by the report package alone
+(whiskey_report: the verdict, throughput.json, the report); this tool reads Locust's totals only for its own
+checks (a run that made no request, the calibration's rate). Subcommands:
 
   wrk        throughput profile with wrk: a warm-up (not recorded), then one wrk run per concurrency level,
              raw output in wrk-c<N>.txt and wrk-c<N>.json.
@@ -10,7 +11,6 @@ Shipped by the `locust` role to every client host (and run from the role's files
              Locust run per level, prefix `locust-c<N>`), after a warm-up that is not recorded. Standalone,
              several processes on this host (--processes) or distributed (--mode master / worker).
   calibrate  this client's ceiling with a driver against a near-free endpoint (nginx's /whiskey/ping).
-  normalise  wrk JSON or Locust CSV of one or more clients -> throughput.json (results-format.md).
   lease      keep a driver's lease alive and report its Ansible async job (the role's run.yml polls with it).
 
 A driver started with --lease FILE stops itself, and every process it started, when FILE has not been touched for
@@ -115,12 +115,17 @@ def cmd_lease(args) -> int:
     """Touch the lease; print the Ansible async job's state ({"finished": false} while it runs)."""
     lease = Path(args.file)
     lease.parent.mkdir(parents=True, exist_ok=True)
-    lease.touch()
-    try:
-        data = json.loads(Path(args.results_file).read_text())
-    except (OSError, ValueError):
-        data = {"started": 1, "finished": 0}
-    finished = "started" not in data or bool(data.get("finished"))
+    deadline = time.monotonic() + max(0.0, args.wait)
+    while True:
+        lease.touch()
+        try:
+            data = json.loads(Path(args.results_file).read_text())
+        except (OSError, ValueError):
+            data = {"started": 1, "finished": 0}
+        finished = "started" not in data or bool(data.get("finished"))
+        if finished or time.monotonic() >= deadline:
+            break
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
     print(json.dumps({**data, "finished": finished}))
     return 0
 
@@ -177,7 +182,7 @@ class Recorder:
     ) -> dict:
         if LEASE_EXPIRED.is_set():
             raise DriverError(f"{label}: not started, the lease expired")
-        cpu0, t0 = cpu_seconds_children(), time.monotonic()
+        cpu0, t0, started = cpu_seconds_children(), time.monotonic(), time.time()
         print(f"[whiskey-load] {label}: {shlex.join(argv)}", file=sys.stderr, flush=True)
         try:
             proc = subprocess.run(
@@ -201,6 +206,9 @@ class Recorder:
             "wall_s": round(wall, 3),
             "cpu_s": round(cpu, 3),
             "recorded": recorded,
+            # When it ran (epoch seconds): the report takes a level's telemetry from this window.
+            "start_epoch": round(started, 3),
+            "end_epoch": round(started + wall, 3),
         }
         self.runs.append(entry)
         if code not in ok_codes:
@@ -579,7 +587,7 @@ def cmd_calibrate(args) -> int:
     return 0 if requests > 0 else 3
 
 
-# ---------------------------------------------------------------- normalise
+# ---------------------------------------------------------------- Locust's totals (own checks only)
 
 
 def _num(value) -> float | None:
@@ -608,115 +616,6 @@ def read_locust_aggregate(stats_csv: Path) -> dict:
             "max": _num(agg["Max Response Time"]),
         },
     }
-
-
-def read_locust_non_2xx(failures_csv: Path) -> int:
-    """Failures that were HTTP answers with an error status (not connection errors)."""
-    if not failures_csv.is_file():
-        return 0
-    count = 0
-    with open(failures_csv, newline="") as fh:
-        for row in csv.DictReader(fh):
-            if re.search(r"HTTPError|status code|\b[45]\d\d\b", row.get("Error", "")):
-                count += int(row.get("Occurrences") or 0)
-    return count
-
-
-def level_from_wrk(path: Path) -> dict:
-    doc = json.loads(path.read_text())
-    lat = doc["latency_ms"]
-    return {
-        "requests": int(doc["requests"]),
-        "errors": int(doc["errors"]) + int(doc["non_2xx"]),
-        "non_2xx": int(doc["non_2xx"]),
-        "duration_s": float(doc["duration_s"]),
-        "rps": float(doc["rps"]),
-        "latency_ms": {k: lat.get(k) for k in ("avg", "p50", "p90", "p99", "max")},
-    }
-
-
-def level_from_locust(prefix: Path, level_time: float | None) -> dict:
-    total = read_locust_aggregate(Path(f"{prefix}_stats.csv"))
-    rps = total["rps"]
-    duration = total["requests"] / rps if rps else (level_time or 0.0)
-    return {
-        "requests": total["requests"],
-        "errors": total["failures"],
-        "non_2xx": read_locust_non_2xx(Path(f"{prefix}_failures.csv")),
-        "duration_s": round(duration, 3),
-        "rps": rps,
-        "latency_ms": total["latency_ms"],
-    }
-
-
-def merge_levels(parts: list[dict]) -> dict:
-    """One level measured by several clients at once: rates add, latencies are request-weighted (avg) or
-    the worst client's (percentiles, max: an upper bound, the clients' histograms are not merged)."""
-    if len(parts) == 1:
-        return parts[0]
-    requests = sum(p["requests"] for p in parts)
-    latency = {}
-    for key in ("avg", "p50", "p90", "p99", "max"):
-        values = [
-            (p["latency_ms"].get(key), p["requests"]) for p in parts if p["latency_ms"].get(key) is not None
-        ]
-        if not values:
-            latency[key] = None
-        elif key == "avg":
-            weight = sum(n for _, n in values)
-            latency[key] = sum(v * n for v, n in values) / weight if weight else None
-        else:
-            latency[key] = max(v for v, _ in values)
-    return {
-        "requests": requests,
-        "errors": sum(p["errors"] for p in parts),
-        "non_2xx": sum(p["non_2xx"] for p in parts),
-        "duration_s": max(p["duration_s"] for p in parts),
-        "rps": sum(p["rps"] for p in parts),
-        "latency_ms": latency,
-        "clients": len(parts),
-    }
-
-
-def normalise(dirs: list[Path], driver: str, level_time: float | None = None) -> dict:
-    """wrk-c<N>.json (one per client dir, summed) or locust-c<N>_stats.csv (the master's) -> throughput.json."""
-    by_level: dict[int, list[dict]] = {}
-    pattern = re.compile(r"^wrk-c(\d+)\.json$" if driver == "wrk" else r"^locust-c(\d+)_stats\.csv$")
-    for folder in dirs:
-        for entry in sorted(folder.iterdir()):
-            match = pattern.match(entry.name)
-            if not match:
-                continue
-            level = int(match.group(1))
-            if driver == "wrk":
-                part = level_from_wrk(entry)
-            else:
-                part = level_from_locust(folder / f"locust-c{level}", level_time)
-            by_level.setdefault(level, []).append(part)
-    if not by_level:
-        raise ValueError(f"no {driver} results in {', '.join(map(str, dirs))}")
-    levels = []
-    for concurrency in sorted(by_level):
-        merged = merge_levels(by_level[concurrency])
-        merged["rps"] = round(merged["rps"], 3)
-        merged["latency_ms"] = {
-            k: (round(v, 3) if v is not None else None) for k, v in merged["latency_ms"].items()
-        }
-        levels.append({"concurrency": concurrency, **merged})
-    return {"driver": driver, "levels": levels}
-
-
-def cmd_normalise(args) -> int:
-    doc = normalise([Path(d) for d in args.dirs], args.driver, args.level_time)
-    text = json.dumps(doc, indent=2) + "\n"
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        Path(args.output).write_text(text)
-    return 0
-
-
-# ---------------------------------------------------------------- CLI
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -820,16 +719,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=parse_duration, default=5.0)
     p.set_defaults(func=cmd_calibrate, expect_workers=1, expect_workers_max_wait=0, master_port=5557)
 
-    p = sub.add_parser("normalise", help="wrk JSON / Locust CSV -> throughput.json")
-    p.add_argument("--driver", choices=["wrk", "locust"], required=True)
-    p.add_argument("--level-time", type=parse_duration, default=None)
-    p.add_argument("--output", default="-", help="file to write (default: stdout)")
-    p.add_argument("dirs", nargs="+", help="result folders (one per client for wrk)")
-    p.set_defaults(func=cmd_normalise)
-
     p = sub.add_parser("lease", help="touch a driver's lease and print its Ansible async job's state")
     p.add_argument("--file", required=True, help="the lease file the driver watches")
     p.add_argument("--results-file", required=True, help="the async job's results file")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="return at once when the job has finished, else keep the lease and wait up to this many seconds",
+    )
     p.set_defaults(func=cmd_lease)
     return parser
 

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -28,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[3]
 spec = importlib.util.spec_from_file_location("whiskey_load", RUNNER)
 whiskey_load = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(whiskey_load)
+# The drivers' files are read by the report package alone (throughput.json: whiskey_report.levels).
+levels = pytest.importorskip("whiskey_report.levels")
 
 
 def _locust_bin() -> str | None:
@@ -99,7 +102,7 @@ def run_locust(profile: str, url: str, out: Path, *extra: str) -> subprocess.Com
 
 def test_help_lists_every_subcommand():
     out = run("--help").stdout
-    for sub in ("wrk", "locust", "calibrate", "normalise", "lease"):
+    for sub in ("wrk", "locust", "calibrate", "lease"):
         assert sub in out
 
 
@@ -137,7 +140,7 @@ def test_wrk_levels_give_throughput_json(server, tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["driver.json", "wrk-c2.json", "wrk-c2.txt", "wrk-c4.json", "wrk-c4.txt"]
     assert "Requests/sec" in (out / "wrk-c2.txt").read_text()
-    doc = json.loads(run("normalise", "--driver", "wrk", str(out)).stdout)
+    doc = levels.normalise([out], "wrk")
     assert doc["driver"] == "wrk"
     assert [lvl["concurrency"] for lvl in doc["levels"]] == [2, 4]
     for lvl in doc["levels"]:
@@ -168,7 +171,7 @@ def test_wrk_counts_error_answers(server, tmp_path):
         "--out",
         str(out),
     )
-    level = whiskey_load.normalise([out], "wrk")["levels"][0]
+    level = levels.normalise([out], "wrk")["levels"][0]
     assert 0.3 < level["non_2xx"] / level["requests"] < 0.7
     assert level["errors"] >= level["non_2xx"]
 
@@ -195,8 +198,8 @@ def test_two_wrk_clients_merge(server, tmp_path):
             "--out",
             str(tmp_path / f"c{index}"),
         )
-    single = [whiskey_load.normalise([tmp_path / f"c{i}"], "wrk")["levels"][0] for i in (0, 1)]
-    merged = whiskey_load.normalise([tmp_path / "c0", tmp_path / "c1"], "wrk")["levels"][0]
+    single = [levels.normalise([tmp_path / f"c{i}"], "wrk")["levels"][0] for i in (0, 1)]
+    merged = levels.normalise([tmp_path / "c0", tmp_path / "c1"], "wrk")["levels"][0]
     assert merged["requests"] == single[0]["requests"] + single[1]["requests"]
     assert merged["rps"] == pytest.approx(single[0]["rps"] + single[1]["rps"], abs=0.01)
     assert merged["latency_ms"]["p99"] == max(s["latency_ms"]["p99"] for s in single)
@@ -311,6 +314,39 @@ def test_lease_touches_the_file_and_reports_the_job(tmp_path):
     assert lease.stat().st_mtime > before - 100
 
 
+def test_lease_wait_returns_when_the_job_finishes_and_keeps_the_lease_meanwhile(tmp_path):
+    lease, results = tmp_path / "x.lease", tmp_path / "job"
+    results.write_text(json.dumps({"started": 1, "finished": 0}))
+    t0 = time.monotonic()
+    doc = json.loads(
+        run("lease", "--file", str(lease), "--results-file", str(results), "--wait", "1.5").stdout
+    )
+    assert doc["finished"] is False and time.monotonic() - t0 >= 1.5
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(RUNNER),
+            "lease",
+            "--file",
+            str(lease),
+            "--results-file",
+            str(results),
+            "--wait",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.2)
+    os.utime(lease, (0, 0))
+    time.sleep(0.8)
+    assert lease.stat().st_mtime > 0, "the lease was not renewed while waiting"
+    t1 = time.monotonic()
+    results.write_text(json.dumps({"rc": 0, "changed": True}))
+    out, _ = proc.communicate(timeout=10)
+    assert json.loads(out)["finished"] is True and time.monotonic() - t1 < 5
+
+
 @needs_locust
 def test_locust_failures_are_recorded_not_fatal(server, tmp_path):
     out = tmp_path / "fast"
@@ -318,7 +354,7 @@ def test_locust_failures_are_recorded_not_fatal(server, tmp_path):
     run_locust("throughput", server, out, "--corpus-size", "100", "--levels", "2", "--level-time", "3s")
     driver = json.loads((out / "driver.json").read_text())
     assert driver["locust_exit_codes"] == [1] and driver["error"] is None
-    level = whiskey_load.normalise([out], "locust")["levels"][0]
+    level = levels.normalise([out], "locust")["levels"][0]
     assert level["requests"] > 0
     assert level["non_2xx"] == level["errors"] > 0
 
@@ -332,7 +368,7 @@ def test_the_verdict_marks_a_client_bound_run_from_real_driver_output(server, tm
         "throughput", server, out, "--corpus-size", "50", "--path", "/quotes/sayHello", "--levels", "4",
         "--level-time", "3s",
     )  # fmt: skip
-    (out / "throughput.json").write_text(json.dumps(whiskey_load.normalise([out], "locust")))
+    (out / "throughput.json").write_text(json.dumps(levels.normalise([out], "locust")))
     rate = json.loads((out / "throughput.json").read_text())["levels"][0]["rps"]
 
     def judge(ceiling: float, cpu_limit: float) -> dict:
