@@ -5,93 +5,29 @@ checked as on cloud hosts: recorded at first contact, and a host whose key chang
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, run
+from . import fresh_vms
+from .conftest import run
 from .test_lab import docker, recap
 
 pytestmark = pytest.mark.lab
 
-# Built on the lab's systemd image of this run's tag (CI builds its own under WHISKEY_IMAGE_TAG).
-TAG = os.environ.get("WHISKEY_IMAGE_TAG") or "bookworm"
-IMAGE = f"whiskey-fresh-vm:{TAG}"
 NETWORK = "whiskey-t-cloud"
 HOSTS = {"server": "whiskey-t-vm-server", "client": "whiskey-t-vm-client"}
-
-
-def _remove() -> None:
-    for name in HOSTS.values():
-        docker("rm", "-f", name)
-    docker("network", "rm", NETWORK)
 
 
 @pytest.fixture(scope="module")
 def vms(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cloud")
-    build = subprocess.run(
-        [
-            "docker",
-            "build",
-            "-q",
-            "--build-arg",
-            f"BASE_IMAGE=whiskey-systemd:{TAG}",
-            "-t",
-            IMAGE,
-            str(ROOT / "tests/data/fresh-vm"),
-        ],
-        text=True,
-        capture_output=True,
-        timeout=600,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
-    key = tmp / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=60)
-    _remove()
-    assert docker("network", "create", NETWORK).returncode == 0
-    ports = {}
     try:
-        for group, name in HOSTS.items():
-            started = docker(
-                "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK,
-                "--cap-add", "SYS_ADMIN", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-                "--tmpfs", "/run", "--tmpfs", "/run/lock", "--stop-signal", "SIGRTMIN+3",
-                "-p", "127.0.0.1::22", IMAGE,
-            )  # fmt: skip
-            assert started.returncode == 0, started.stderr
-            # What cloud-init does on a real VM: the controller's public key for root.
-            pub = Path(f"{key}.pub").read_text()
-            put = subprocess.run(
-                ["docker", "exec", "-i", name, "sh", "-c", "cat > /root/.ssh/authorized_keys"],
-                input=pub, text=True, capture_output=True, timeout=60, check=False,
-            )  # fmt: skip
-            assert put.returncode == 0, put.stderr
-            ports[group] = int(docker("port", name, "22/tcp").stdout.strip().rsplit(":", 1)[1])
-        inventory = tmp / "hosts.yml"
-        inventory.write_text(
-            "all:\n"
-            "  vars:\n"
-            "    ansible_user: root\n"
-            f"    ansible_ssh_private_key_file: {key}\n"
-            # As the cloud inventories: keys recorded at first contact, a changed one refused.
-            f"    whiskey_known_hosts: {tmp / 'known_hosts'}\n"
-            "    ansible_ssh_common_args: -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={{ whiskey_known_hosts }}\n"
-            "    ansible_python_interpreter: /usr/bin/python3\n"
-            "  children:\n"
-            + "".join(
-                f"    {group}:\n      hosts:\n        {name}:\n          ansible_host: 127.0.0.1\n"
-                f"          ansible_port: {ports[group]}\n          whiskey_address: {name}\n"
-                for group, name in HOSTS.items()
-            )
-        )
-        yield inventory
+        yield fresh_vms.start(tmp, NETWORK, {group: [name] for group, name in HOSTS.items()})
     finally:
-        _remove()
+        fresh_vms.remove(list(HOSTS.values()), NETWORK)
 
 
 def _bootstrap(inventory: Path) -> subprocess.CompletedProcess[str]:

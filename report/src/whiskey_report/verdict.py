@@ -306,6 +306,17 @@ class _Judgement:
             out = {k: v for k, v in out.items() if k in clients}
         return out
 
+    @staticmethod
+    def _calibration_noise(entries: list[tuple[str, dict]]) -> float:
+        """3 standard errors of the calibrations' summed rate, from their request counts and seconds (0 unknown)."""
+        total = 0.0
+        for _, c in entries:
+            requests, seconds = _num(c.get("requests")), _num(c.get("seconds"))
+            if requests is None or not seconds:
+                return 0.0
+            total += requests / seconds**2
+        return 3.0 * math.sqrt(total)
+
     def _client_seed(self) -> None:
         m = self.measurements[0]
         entries = [
@@ -339,10 +350,14 @@ class _Judgement:
             ratio = self.thresholds["client_min_rate_ratio"]
             if all(r is not None for r in rates) and m.rps > 0:
                 cal_rate = sum(rates)
-                if cal_rate < ratio * m.rps:
+                # A short calibration counts few requests: its rate is short only beyond 3 standard errors of
+                # that count (Poisson; think-time arrivals are more regular, so this errs on the side of valid).
+                noise = self._calibration_noise(entries)
+                if cal_rate + noise < ratio * m.rps:
                     users = sum(int(_num(c.get("users")) or 0) for _, c in entries)
+                    margin = f" (± {noise:.1f})" if noise else ""
                     self.client_bound_reasons.append(
-                        f"the client reached only {cal_rate:.1f} req/s against /whiskey/ping with the same "
+                        f"the client reached only {cal_rate:.1f}{margin} req/s against /whiskey/ping with the same "
                         f"{users} users, below {ratio:g} × the run's {m.rps:.1f} req/s: it could not deliver "
                         "the load"
                     )
