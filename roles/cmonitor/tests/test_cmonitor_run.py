@@ -11,29 +11,17 @@ import importlib.util
 import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from .test_fallback_collector import PYTHON, needs_psutil
+
 ROLE = Path(__file__).resolve().parents[1]
-PYTHON = os.environ.get("WHISKEY_COLLECTOR_PYTHON", "/usr/bin/python3")
 spec = importlib.util.spec_from_file_location("cmonitor_run", ROLE / "library" / "cmonitor_run.py")
 cmonitor_run = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cmonitor_run)
-
-
-def _has_psutil():
-    try:
-        return subprocess.run([PYTHON, "-c", "import psutil"], capture_output=True).returncode == 0
-    except OSError:
-        return False
-
-
-needs_psutil = pytest.mark.skipif(
-    not _has_psutil(), reason=f"{PYTHON} has no psutil (apt install python3-psutil)"
-)
 
 
 def params(tmp_path, **over):
