@@ -9,10 +9,13 @@ WORKERS ?= 6
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup venv lab lab-down bench report lint syntax test test-fast clean-lab
+.PHONY: setup lock venv lab lab-down bench report lint syntax test test-fast clean-lab
 
 setup:                      ## Docker engine, venv, Elasticsearch archive, base images (idempotent)
 	bash scripts/setup.sh
+
+lock:                       ## re-lock every pip install after a requirements*.in changed (hashes of every file)
+	bash scripts/lock.sh
 
 lab: setup                  ## bring the local lab up (server + client containers)
 	ansible-playbook playbooks/lab.yml

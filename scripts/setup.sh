@@ -22,6 +22,10 @@ setup_start=$(date +%s)
 pinned() { sed -n "s/^$1: *\"\{0,1\}\([0-9.]*\)\"\{0,1\}.*/\1/p" "$2" | head -1; }
 ES_VERSION=$(pinned elasticsearch_version roles/elasticsearch/defaults/main.yml)
 LOCUST_VERSION=$(pinned locust_version roles/locust/defaults/main.yml)
+VEGETA_VERSION=$(pinned locust_vegeta_version roles/locust/defaults/main.yml)
+GO_VERSION=$(pinned locust_vegeta_go_version roles/locust/defaults/main.yml)
+# pin_map NAME KEY FILE: the value of KEY in the YAML mapping NAME (two-space indented, one level).
+pin_map() { sed -n "/^$1:/,/^[^ ]/s/^  $2: *\"\{0,1\}\([0-9a-f]*\)\"\{0,1\}.*/\1/p" "$3" | head -1; }
 
 step_name=""
 step_start=0
@@ -36,6 +40,15 @@ die() {
     tail -n 15 "$3" | sed 's/^/    /' >&2
   fi
   exit 1
+}
+# pip_failed LOG: pip's install failed; say whether a file did not match its pinned hash or PyPI did not answer.
+pip_failed() {
+  if grep -q "DO NOT MATCH THE HASHES" "$1"; then
+    die "a file PyPI served does not match the SHA-256 pinned in the lock (tampered, or re-uploaded)" \
+      "do not work around it: read $1 (it names the package and both hashes); re-lock with make lock only if the change is expected" "$1"
+  fi
+  die "pip could not install the locked requirements (registry unreachable, or a pin that does not exist)" \
+    "read $1; re-run when PyPI answers" "$1"
 }
 
 step "prerequisites"
@@ -58,7 +71,7 @@ done_step "ok: $("$PYTHON" --version 2>&1), ${free_gb} GB free"
 step "system packages (apt)"
 need=()
 for pkg in docker.io debootstrap openjdk-17-jdk-headless maven fortunes fortunes-min chromium fonts-liberation \
-           python3-venv python3-psutil wrk openssh-client; do
+           python3-venv python3-psutil wrk openssh-client curl unzip; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -89,30 +102,67 @@ done_step "ok: $(docker info --format 'engine {{.ServerVersion}}, {{.Driver}}, c
 # Every later step (molecule calls ansible-config) finds the venv's tools first.
 export PATH="$ROOT/.venv/bin:$PATH"
 step "python venv (.venv)"
-if [ ! -x .venv/bin/python ] || ! cmp -s requirements/controller.txt .venv/.requirements 2>/dev/null \
-   || ! cat app/requirements*.txt report/requirements*.txt 2>/dev/null | cmp -s - .venv/.requirements-packages; then
+# requirements/controller.txt is the lock of the whole venv (the controller's tools, the app and its tests, the
+# report): every transitive pin with the SHA-256 of each file, so pip refuses a file that is not the pinned one.
+# Build tools first (hash-checked), then everything without build isolation: uWSGI compiles from its sdist with
+# those, and no unchecked build dependency is fetched. `make lock` re-locks after a .in file changes.
+if [ ! -x .venv/bin/python ] || ! cat requirements/controller.txt app/requirements-build.txt | cmp -s - .venv/.requirements 2>/dev/null; then
+  rm -rf .venv
   "$PYTHON" -m venv .venv
-  # One resolver run over every pinned set: the controller's tools, the app (its tests run here; uWSGI compiles
-  # once, ~40 s) and the report.
-  .venv/bin/pip install -q -r requirements/controller.txt \
-    -r app/requirements.txt -r app/requirements-dev.txt -r report/requirements.txt >"$LOG_DIR/pip.log" 2>&1 \
-    || die "pip could not install the pinned requirements (registry unreachable or a pin that does not exist)" "read $LOG_DIR/pip.log; re-run when PyPI answers" "$LOG_DIR/pip.log"
-  .venv/bin/pip install -q --no-deps -e app -e report >>"$LOG_DIR/pip.log" 2>&1 \
+  { .venv/bin/pip install -q --require-hashes -r app/requirements-build.txt \
+    && .venv/bin/pip install -q --require-hashes --no-build-isolation -r requirements/controller.txt; } >"$LOG_DIR/pip.log" 2>&1 \
+    || pip_failed "$LOG_DIR/pip.log"
+  .venv/bin/pip install -q --no-deps --no-build-isolation -e app -e report >>"$LOG_DIR/pip.log" 2>&1 \
     || die "pip could not install the app and report packages" "read $LOG_DIR/pip.log" "$LOG_DIR/pip.log"
-  cp requirements/controller.txt .venv/.requirements
-  cat app/requirements*.txt report/requirements*.txt 2>/dev/null > .venv/.requirements-packages || true
+  cat requirements/controller.txt app/requirements-build.txt > .venv/.requirements
 fi
 done_step "ok: $(.venv/bin/ansible --version 2>/dev/null | sed -n 1p), $(NO_COLOR=1 .venv/bin/molecule --version 2>/dev/null | sed -n 1p | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-40)"
 
 step "Locust $LOCUST_VERSION (.cache/locust-venv)"
 # The same Locust as the clients get (roles/locust), for the load drivers' tests on the controller.
-if ! .cache/locust-venv/bin/locust --version 2>/dev/null | grep -q "$LOCUST_VERSION"; then
+if ! .cache/locust-venv/bin/locust --version 2>/dev/null | grep -q "$LOCUST_VERSION" \
+   || ! cmp -s roles/locust/files/requirements.txt .cache/locust-venv/.requirements; then
   rm -rf .cache/locust-venv
   "$PYTHON" -m venv .cache/locust-venv
-  .cache/locust-venv/bin/pip install -q "locust==$LOCUST_VERSION" >"$LOG_DIR/pip-locust.log" 2>&1 \
-    || die "pip could not install locust==$LOCUST_VERSION" "read $LOG_DIR/pip-locust.log; re-run when PyPI answers" "$LOG_DIR/pip-locust.log"
+  .cache/locust-venv/bin/pip install -q --require-hashes --only-binary :all: -r roles/locust/files/requirements.txt \
+    >"$LOG_DIR/pip-locust.log" 2>&1 || pip_failed "$LOG_DIR/pip-locust.log"
+  cp roles/locust/files/requirements.txt .cache/locust-venv/.requirements
 fi
 done_step "ok: $(.cache/locust-venv/bin/locust --version 2>&1 | head -1)"
+
+step "vegeta $VEGETA_VERSION (.cache/vegeta)"
+# The capacity profile's driver. A static binary built here and copied to the clients (roles/locust): Go
+# $GO_VERSION comes from the Go module proxy as a module zip (its SHA-256 pinned), vegeta's module through the
+# proxy with go.sum checked, and the binary's own SHA-256 is pinned too (the build is reproducible).
+arch=$(dpkg --print-architecture 2>/dev/null || uname -m); arch=${arch/x86_64/amd64}; arch=${arch/aarch64/arm64}
+vegeta_bin=.cache/vegeta/vegeta-$VEGETA_VERSION-linux-$arch
+want=$(pin_map locust_vegeta_sha256 "$arch" roles/locust/defaults/main.yml)
+[ -n "$want" ] || die "no locust_vegeta_sha256 pin for $arch in roles/locust/defaults/main.yml" "build once, then pin the binary's sha256 for $arch"
+if [ "$(sha256sum "$vegeta_bin" 2>/dev/null | cut -c1-64)" != "$want" ]; then
+  go_sha=$(pin_map locust_vegeta_go_sha256 "$arch" roles/locust/defaults/main.yml)
+  go_zip=.cache/go/go$GO_VERSION.linux-$arch.zip
+  go_root=.cache/go/golang.org/toolchain@v0.0.1-go$GO_VERSION.linux-$arch
+  mkdir -p .cache/go .cache/vegeta
+  if [ "$(sha256sum "$go_zip" 2>/dev/null | cut -c1-64)" != "$go_sha" ]; then
+    curl -fsSL --retry 3 -o "$go_zip.part" "${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/v0.0.1-go$GO_VERSION.linux-$arch.zip" \
+      2>"$LOG_DIR/go.log" || die "could not download Go $GO_VERSION from the Go module proxy" "read $LOG_DIR/go.log; re-run when the proxy answers" "$LOG_DIR/go.log"
+    got=$(sha256sum "$go_zip.part" | cut -c1-64)
+    [ "$got" = "$go_sha" ] || { rm -f "$go_zip.part"; die "Go $GO_VERSION's archive has SHA-256 $got, not the pinned $go_sha" "do not work around it: re-run to fetch it again"; }
+    mv "$go_zip.part" "$go_zip"
+    rm -rf "$go_root"
+  fi
+  [ -x "$go_root/bin/go" ] || (cd .cache/go && unzip -q -o "go$GO_VERSION.linux-$arch.zip" >/dev/null)
+  rm -rf .cache/gopath/bin
+  env GOENV=off GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOPATH="$ROOT/.cache/gopath" GOCACHE="$ROOT/.cache/gocache" \
+    CGO_ENABLED=0 GOOS=linux GOARCH="$arch" "$go_root/bin/go" install -trimpath \
+    -ldflags "-s -w -X main.Version=v$VEGETA_VERSION" "github.com/tsenart/vegeta/v12@v$VEGETA_VERSION" >"$LOG_DIR/vegeta.log" 2>&1 \
+    || die "building vegeta $VEGETA_VERSION failed" "read $LOG_DIR/vegeta.log (its module comes through the Go module proxy)" "$LOG_DIR/vegeta.log"
+  got=$(sha256sum .cache/gopath/bin/vegeta | cut -c1-64)
+  [ "$got" = "$want" ] || die "the vegeta built has SHA-256 $got, not the pinned $want" "a different toolchain or module than pinned: check $LOG_DIR/vegeta.log"
+  install -m 0755 .cache/gopath/bin/vegeta "$vegeta_bin"
+  chmod -R u+w .cache/gopath 2>/dev/null || true
+fi
+done_step "ok: $("$vegeta_bin" -version 2>&1 | head -1 | cut -c1-40), sha256 ${want:0:12}… matches the pin"
 
 step "Elasticsearch $ES_VERSION archive"
 mkdir -p .cache/elasticsearch

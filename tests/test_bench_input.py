@@ -84,12 +84,42 @@ def test_bad_workers_name_the_variable(value):
         ("telemetry_interval", "fast"),
         ("force", "maybe"),
         ("run_id", "../../etc"),
+        ("slo_p99_ms", "0"),
+        ("slo_p99_ms", "fast"),
+        ("slo_error_pct", "101"),
+        ("step_time", "0"),
+        ("step_warmup", "soon"),
+        ("start_rate", "1.5"),
+        ("max_rate", "0"),
+        ("rate_resolution_pct", "0.1"),
+        ("rate_resolution_pct", "-5"),
     ],
 )
 def test_each_bad_value_gets_one_message_naming_it(variable, value):
     errors = check(**{variable: value})["errors"]
     assert len(errors) == 1, errors
     assert errors[0].startswith(f"{variable}=")
+
+
+def test_capacity_defaults_and_the_rate_range():
+    config = check(load_profile="capacity")["config"]
+    assert config["load_profile"] == "capacity"
+    assert (
+        config["slo_p99_ms"],
+        config["slo_error_pct"],
+        config["step_time_s"],
+        config["step_warmup_s"],
+    ) == (
+        100.0,
+        0.1,
+        20,
+        3,
+    )
+    assert (config["start_rate"], config["max_rate"], config["rate_resolution_pct"]) == (50, 5000, 5.0)
+    errors = check(start_rate="900", max_rate="100")["errors"]
+    assert errors == [
+        "start_rate=900 is above max_rate=100: the search steps up from start_rate to at most max_rate"
+    ]
 
 
 def test_scenario_list_forms():
@@ -111,6 +141,8 @@ def test_durations():
         (["-e", "workers=abc"], "workers='abc' is not valid"),
         (["-e", "scenarios=nope"], "scenarios='nope' is not valid: unknown scenario(s) nope"),
         (["-e", "run_time=soon"], "run_time='soon' is not valid"),
+        (["-e", "load_profile=capacity", "-e", "slo_p99_ms=-1"], "slo_p99_ms='-1' is not valid"),
+        (["-e", "start_rate=900", "-e", "max_rate=100"], "start_rate=900 is above max_rate=100"),
     ],
 )
 def test_bench_stops_before_touching_any_host(extra, needle):

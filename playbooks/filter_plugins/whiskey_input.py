@@ -16,7 +16,7 @@ import yaml
 DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h)?\s*$")
 DURATION_UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-PROFILES = ("seed", "throughput")
+PROFILES = ("seed", "throughput", "capacity")
 DRIVERS = ("wrk", "locust")
 
 
@@ -115,6 +115,59 @@ def _percent(name: str, value: Any, errors: list[str], what: str) -> float | Non
     return float(parsed)
 
 
+def _positive_number(name: str, value: Any, errors: list[str], what: str, example: str) -> float | None:
+    parsed = _parse(value)
+    if isinstance(parsed, bool) or not isinstance(parsed, int | float) or not parsed > 0 or parsed != parsed:
+        errors.append(
+            f"{name}={value!r} is not valid: {what} must be a number above 0, e.g. -e {name}={example}"
+        )
+        return None
+    return float(parsed)
+
+
+def _capacity(v: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+    """The capacity profile's search: the objective, the step, the rates."""
+    out = {
+        "slo_p99_ms": _positive_number(
+            "slo_p99_ms", v.get("slo_p99_ms", 100), errors, "the p99 latency objective in milliseconds", "100"
+        ),
+        "slo_error_pct": _percent(
+            "slo_error_pct",
+            v.get("slo_error_pct", 0.1),
+            errors,
+            "the share of failed requests the objective allows",
+        ),
+        "step_time": v.get("step_time", "20s"),
+        "step_time_s": _duration("step_time", v.get("step_time", "20s"), errors),
+        "step_warmup": v.get("step_warmup", "3s"),
+        "step_warmup_s": _duration("step_warmup", v.get("step_warmup", "3s"), errors),
+        "start_rate": _one_int(
+            "start_rate", v.get("start_rate", 50), errors, "the first rate tried (requests/s)"
+        ),
+        "max_rate": _one_int(
+            "max_rate", v.get("max_rate", 5000), errors, "the highest rate tried (requests/s)"
+        ),
+        "rate_resolution_pct": _positive_number(
+            "rate_resolution_pct",
+            v.get("rate_resolution_pct", 5),
+            errors,
+            "how close the search brackets the capacity, in percent",
+            "5",
+        ),
+    }
+    if out["start_rate"] and out["max_rate"] and out["start_rate"] > out["max_rate"]:
+        errors.append(
+            f"start_rate={out['start_rate']} is above max_rate={out['max_rate']}: the search steps up from "
+            "start_rate to at most max_rate"
+        )
+    if out["rate_resolution_pct"] is not None and not 0.5 <= out["rate_resolution_pct"] <= 50:
+        errors.append(
+            f"rate_resolution_pct={v.get('rate_resolution_pct')!r} is not valid: from 0.5 to 50 (percent); "
+            "below 0.5 the steps' own noise is larger than the bracket"
+        )
+    return out
+
+
 def _bool(name: str, value: Any, errors: list[str]) -> bool:
     parsed = _parse(value)
     if isinstance(parsed, bool):
@@ -161,6 +214,7 @@ def whiskey_bench_input(variables: dict[str, Any], known_scenarios: list[str]) -
         ),
         "run_id": str(v.get("run_id") or ""),
     }
+    config.update(_capacity(v, errors))
     if config["run_id"] and not RUN_ID_RE.match(config["run_id"]):
         errors.append(
             f"run_id={config['run_id']!r} is not valid: letters, digits, '.', '_' and '-', at most 64 characters"

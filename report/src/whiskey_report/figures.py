@@ -240,10 +240,86 @@ def throughput_curves(rows: list[Row], out: Path) -> Path | None:
     return _save(fig, out / "throughput-vs-concurrency.png")
 
 
-def all_figures(rs: RunSet, rows: list[Row], out: Path) -> list[tuple[str, Path]]:
+def capacity_curves(rs: RunSet, crows: list, out: Path) -> Path | None:
+    """Capacity profile: every scenario's p50 (dashed) and p99 (solid) against the offered rate (log x), one
+    line per valid repeat, the objective as a horizontal line and each scenario's knee (its mean capacity) marked.
+    Steps stopped early (they had certainly missed the objective) are drawn as crosses."""
+    drawn = [r for r in crows if r.runs]
+    if not drawn:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    slos = sorted({r.slo_p99_ms for r in drawn if r.slo_p99_ms is not None})
+    several_workers = len({r.workers for r in drawn}) > 1
+    handles = []
+    for i, row in enumerate(drawn):
+        info = rs.scenario_info(row.scenario)
+        c = (
+            colour(info["server"])
+            if info["server"] in SERVER_COLOURS
+            else OTHER_COLOURS[i % len(OTHER_COLOURS)]
+        )
+        # the server's colour; behind nginx a lighter shade of it (the uwsgi protocol with square markers)
+        if info.get("via") == "nginx":
+            rgb = matplotlib.colors.to_rgb(c)
+            c = tuple(0.45 + 0.55 * v for v in rgb)
+        mark = "s" if info.get("protocol") == "uwsgi" else ("D" if info.get("via") == "nginx" else "o")
+        name = row.scenario + (f" (w={row.workers})" if several_workers else "")
+        for run in row.runs:
+            curve = run.capacity.curve()
+            full = [p for p in curve if not p["stopped_early"]]
+            xs = [p["rate"] for p in full]
+            ax.plot(
+                xs, [p["p99_ms"] for p in full], color=c, linestyle="-", marker=mark, ms=3, lw=1.2, alpha=0.8
+            )
+            ax.plot(
+                xs, [p["p50_ms"] for p in full], color=c, linestyle="--", marker=".", ms=3, lw=1, alpha=0.6
+            )
+            early = [p for p in curve if p["stopped_early"] and p["p99_ms"] is not None]
+            ax.scatter([p["rate"] for p in early], [p["p99_ms"] for p in early], color=c, marker="x", s=25)
+        knee = row.ci.mean
+        if knee:
+            ax.axvline(knee, color=c, linestyle=":", lw=1.2)
+            if row.slo_p99_ms is not None:
+                ax.plot([knee], [row.slo_p99_ms], marker="v", color=c, ms=9, zorder=5)
+        cap_text = f"{'≥' if row.censored else ''}{knee:.0f} req/s" if knee else "-"
+        handles.append(Line2D([], [], color=c, marker=mark, ms=4, label=f"{name}: capacity {cap_text}"))
+    for slo in slos:
+        ax.axhline(slo, color="black", lw=1, alpha=0.7)
+    handles += [
+        Line2D([], [], color="grey", linestyle="-", label="p99"),
+        Line2D([], [], color="grey", linestyle="--", label="p50"),
+        Line2D([], [], color="grey", linestyle="", marker="x", label="p99 of a step stopped early"),
+        Line2D(
+            [], [], color="black", lw=1, label="objective: p99 ≤ " + ", ".join(f"{s:g}" for s in slos) + " ms"
+        ),
+        Line2D([], [], color="grey", linestyle=":", marker="v", label="knee (mean capacity)"),
+    ]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered rate (requests/s, log)")
+    ax.set_ylabel("latency from the intended send time (ms, log)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(handles=handles, fontsize=8, loc="upper left")
+    ax.set_title(
+        f"Run {rs.run_id}: capacity profile, latency against offered rate (valid repeats)", fontsize=11
+    )
+    return _save(fig, out / "capacity-latency-vs-rate.png")
+
+
+def all_figures(rs: RunSet, rows: list[Row], out: Path, crows: list | None = None) -> list[tuple[str, Path]]:
     """Every figure that the data allows, as (caption, path)."""
     out.mkdir(parents=True, exist_ok=True)
     figs: list[tuple[str, Path]] = []
+    p = capacity_curves(rs, crows or [], out)
+    if p:
+        figs.append(
+            (
+                "Capacity profile: p99 (solid) and p50 (dashed) against the offered rate, one line per valid "
+                "repeat; the black line is the objective, the dotted verticals and triangles each scenario's "
+                "knee (its mean capacity); crosses are steps stopped early.",
+                p,
+            )
+        )
     for p in timeseries(rs, out):
         figs.append(
             (

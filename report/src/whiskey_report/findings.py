@@ -342,7 +342,7 @@ def warnings(rs: RunSet, rows: list[Row]) -> list[str]:
             if run.state == "invalid" and p in run.result_errors:
                 continue  # already a reason
             entries.append((_problem_kind(p), who, p))
-        if not run.measurements and not run.problems and run.state == "valid":
+        if not run.measurements and run.capacity is None and not run.problems and run.state == "valid":
             entries.append(("results", who, "no measurements"))
     for w, s, rep in rs.expected_missing:
         entries.append(("not-run", f"{w}/{s}/{rep}", ""))
@@ -356,4 +356,44 @@ def warnings(rs: RunSet, rows: list[Row]) -> list[str]:
         if row.repeats < 2:
             row_entries.append(("single repeat", row.label, ""))
     out += group_lines(row_entries, unit="row")
+    return out
+
+
+def capacity_findings(rows: list) -> list[Finding]:
+    """The capacity bench in one plain sentence per workers value: who sustains the most within the objective,
+    with its 95 % CI, and who is within noise of it (overlapping CIs). Only rows with >= 2 valid repeats are
+    ranked (a CI needs two)."""
+    out: list[Finding] = []
+    for workers in sorted({r.workers for r in rows}):
+        group = [r for r in rows if r.workers == workers]
+        ranked = sorted((r for r in group if r.repeats >= 2), key=lambda r: r.ci.mean, reverse=True)
+        short = [f"{r.scenario} ({r.repeats})" for r in group if r.repeats < 2]
+        if not ranked:
+            out.append(
+                Finding(
+                    "headline",
+                    f"workers={workers}: no ranking is possible with fewer than 2 valid repeats per scenario "
+                    f"(valid repeats: {', '.join(short)}).",
+                )
+            )
+            continue
+        best = ranked[0]
+        ge = "at least " if best.censored else ""
+        slo = f"p99 ≤ {best.slo_p99_ms:g} ms" if best.slo_p99_ms is not None else "the objective"
+        noise = [r for r in ranked[1:] if cis_overlap(best.ci, r.ci)]
+        below = [r for r in ranked[1:] if r not in noise]
+
+        def one(r) -> str:
+            return f"{r.scenario} {'≥' if r.censored else ''}{r.ci.mean:.0f} req/s (95 % CI {r.ci.low:.0f}–{r.ci.high:.0f})"
+
+        text = (
+            f"On this hardware (workers={workers}), {best.scenario} sustains the most: {ge}{best.ci.mean:.0f} req/s "
+            f"within {slo} (95 % CI {best.ci.low:.0f}–{best.ci.high:.0f}, {best.repeats} repeats); within noise of "
+            f"it: {', '.join(one(r) for r in noise) if noise else 'none'}"
+        )
+        if below:
+            text += f"; below it: {', '.join(one(r) for r in below)}"
+        if short:
+            text += f"; not ranked (fewer than 2 valid repeats): {', '.join(short)}"
+        out.append(Finding("headline", text + "."))
     return out

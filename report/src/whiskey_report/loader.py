@@ -27,7 +27,8 @@ Both ways the history is checked (read_history): its last line is complete, the 
 decrease (but for the one reset when stats_reset), no rate is negative, and its final counts match Locust's
 Aggregated row within 1 % (or the last second's requests). A failed check is a `results` problem
 (Run.result_errors), which the verdict (verdict.py) turns into an `invalid` run.
-Throughput-profile runs are read from throughput.json (one measurement per concurrency level; warm-up is
+Capacity-profile runs are read from capacity.json (capacity.py: its checks, and the exact merge of several
+clients' files) into Run.capacity; they have no Measurement. Throughput-profile runs are read from throughput.json (one measurement per concurrency level; warm-up is
 already excluded by the driver; a level's telemetry is the samples of its `window`, when the driver recorded it).
 """
 
@@ -38,6 +39,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from whiskey_report import capacity as cap
 
 PCT_COLS = {"p50": "50%", "p90": "90%", "p99": "99%", "p999": "99.9%", "max": "100%"}
 # A drop of the cumulative counters counts as Locust's statistics reset only this close to the end of spawning.
@@ -144,6 +147,7 @@ class Run:
     judged: bool = True  # False: status "ok" of an older whiskey, without a verdict (treated as valid)
     reasons: list[dict] = field(default_factory=list)  # status.json's reasons: [{"kind", "message"}]
     warns: list[dict] = field(default_factory=list)  # status.json's warnings: [{"kind", "message"}]
+    capacity: object | None = None  # capacity profile: capacity.Capacity (its file(s), checked and merged)
 
     @property
     def key(self) -> tuple[int, str]:
@@ -682,7 +686,14 @@ def read_run(path: Path, workers: int, scenario: str, repeat: int) -> Run:
     if not run.measured:
         return run
     try:
-        if (path / "throughput.json").exists():
+        if cap.has_capacity(path):
+            try:
+                run.capacity = cap.read_run(path)
+                for p in run.capacity.problems:
+                    run.bad(p)
+            except cap.CapacityError as exc:
+                run.bad(str(exc))
+        elif (path / "throughput.json").exists():
             read_throughput(run)
         elif (path / "locust_stats_history.csv").exists() or (path / "locust_stats.csv").exists():
             read_locust(run)

@@ -14,15 +14,21 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from whiskey_report import __version__
 from whiskey_report.figures import all_figures
-from whiskey_report.findings import Finding, findings, primary_metric, warnings
+from whiskey_report.findings import Finding, capacity_findings, findings, primary_metric, warnings
 from whiskey_report.loader import RunSet, load_runset
 from whiskey_report.summary import (
+    CAPACITY_HEAD,
     ESTIMATE,
+    CapacityRow,
     Row,
+    build_capacity_rows,
     build_rows,
+    capacity_cells,
+    capacity_table,
     summary_table,
     table_body,
     table_head,
+    write_capacity,
     write_summary,
 )
 
@@ -53,6 +59,9 @@ class RunReport:
     out_dir: Path
     html: Path | None = None
     not_ranked: list[dict] = field(default_factory=list)
+    capacity_rows: list[CapacityRow] = field(
+        default_factory=list
+    )  # capacity profile: per (workers, scenario)
 
     @property
     def incomplete(self) -> bool:
@@ -108,13 +117,15 @@ def unranked_scenarios(rs: RunSet) -> dict[int, set[str]]:
 def analyse(run_dir: Path) -> RunReport:
     rs = load_runset(run_dir)
     rows = build_rows(rs)
+    crows = build_capacity_rows(rs)
     return RunReport(
         rs,
         rows,
-        findings(rows, unranked_scenarios(rs)),
+        capacity_findings(crows) + findings(rows, unranked_scenarios(rs)),
         warnings(rs, rows),
         Path(run_dir) / "report",
         not_ranked=not_ranked(rs),
+        capacity_rows=crows,
     )
 
 
@@ -142,6 +153,8 @@ def write_html(rep: RunReport, figs: list[tuple[str, Path]]) -> Path:
     rs = rep.runset
     meta = rs.meta
     _, desc, _ = primary_metric(rep.rows) if rep.rows else ("avg", "average latency", True)
+    if rep.capacity_rows and not rep.rows:
+        desc = "capacity (the highest rate meeting the objective)"
     runs = []
     for r in rs.runs:
         m = r.measurements[0] if r.measurements else None
@@ -154,7 +167,9 @@ def write_html(rep: RunReport, figs: list[tuple[str, Path]]) -> Path:
                 "state": r.state + ("" if r.judged else " (not judged)"),
                 "tone": "good" if r.state == "valid" and r.judged else ("" if r.state == "valid" else "bad"),
                 "started": r.status.get("started", ""),
-                "window": f"{m.window_s:.0f}" if m and m.concurrency is None else ("levels" if m else "-"),
+                "window": f"{m.window_s:.0f}"
+                if m and m.concurrency is None
+                else ("levels" if m else _capacity_window(r)),
                 "lreq": r.locust_totals["requests"] if r.locust_totals else "-",
                 "lfail": r.locust_totals["failures"] if r.locust_totals else "-",
                 "telemetry": tel,
@@ -202,6 +217,9 @@ def write_html(rep: RunReport, figs: list[tuple[str, Path]]) -> Path:
             window_note=WINDOW_NOTE,
             estimated=any(r.percentiles_estimated for r in rep.rows),
             not_ranked=rep.not_ranked,
+            capacity_head=CAPACITY_HEAD,
+            capacity_body=[capacity_cells(r) for r in rep.capacity_rows],
+            capacity_objective=capacity_objective(rep.capacity_rows),
             head=table_head(rep.rows),
             body=table_body(rep.rows),
             figures=[
@@ -239,11 +257,35 @@ def build(run_dir: Path, out_dir: Path | None = None, figures: bool = True, html
         "findings": [{"kind": f.kind, "text": f.text, "verdict": f.verdict} for f in rep.findings],
         "not_ranked": rep.not_ranked,
     }
+    if rep.capacity_rows:
+        extra["capacity"] = [r.as_dict() | {"per_repeat": _capacity_repeats(r)} for r in rep.capacity_rows]
+        write_capacity(rep.capacity_rows, rep.out_dir)
     write_summary(rep.rows, rep.out_dir, extra)
-    figs = all_figures(rep.runset, rep.rows, rep.out_dir) if figures else []
+    figs = all_figures(rep.runset, rep.rows, rep.out_dir, rep.capacity_rows) if figures else []
     if html:
         rep.html = write_html(rep, figs)
     return rep
+
+
+def _capacity_window(run) -> str:
+    step = run.capacity.capacity_step if run.capacity is not None else None
+    if step is None or step.start_epoch is None or step.end_epoch is None:
+        return "-"
+    return f"{step.end_epoch - step.start_epoch:.0f}"
+
+
+def _capacity_repeats(row: CapacityRow) -> dict:
+    return {
+        "repeat": [r.repeat for r in row.runs],
+        "capacity_rps": row.capacities,
+        "status": [r.capacity.status for r in row.runs],
+        "curve": [r.capacity.curve() for r in row.runs],
+    }
+
+
+def capacity_objective(rows: list[CapacityRow]) -> str:
+    objs = sorted({(r.slo_p99_ms, r.slo_error_pct) for r in rows if r.slo_p99_ms is not None}, key=str)
+    return "; ".join(f"p99 ≤ {p:g} ms and errors ≤ {e:g} %" for p, e in objs) or "unknown"
 
 
 def runs_count(rs: RunSet) -> str:
@@ -260,7 +302,14 @@ def runs_count(rs: RunSet) -> str:
 
 def terminal_text(rep: RunReport) -> str:
     lines = [f"whiskey run {rep.runset.run_id}: {len(rep.rows)} rows ({runs_count(rep.runset)})", ""]
-    lines += [summary_table(rep.rows), ""]
+    if rep.capacity_rows:
+        lines += [
+            f"Capacity (objective {capacity_objective(rep.capacity_rows)}):",
+            capacity_table(rep.capacity_rows),
+            "",
+        ]
+    if rep.rows or not rep.capacity_rows:
+        lines += [summary_table(rep.rows), ""]
     if any(r.percentiles_estimated for r in rep.rows):
         lines += [
             f"{ESTIMATE} percentiles estimated from Locust's rolling values (results without stats_reset)",
@@ -269,8 +318,9 @@ def terminal_text(rep: RunReport) -> str:
     lines += ["Findings (valid runs only):"] + [
         f"  - {f.text}" for f in rep.findings if f.kind != "conclusion"
     ]
-    lines += ["", "The original's conclusions:"]
-    lines += [f"  [{f.verdict}] {f.text}" for f in rep.findings if f.kind == "conclusion"]
+    if rep.rows or not rep.capacity_rows:
+        lines += ["", "The original's conclusions:"]
+        lines += [f"  [{f.verdict}] {f.text}" for f in rep.findings if f.kind == "conclusion"]
     if rep.not_ranked:
         lines += ["", f"Not ranked ({len(rep.not_ranked)}):"]
         w_run = max(len("run"), *(len(n["run"]) for n in rep.not_ranked))

@@ -328,3 +328,176 @@ def write_summary(rows: list[Row], out_dir: Path, extra: dict) -> tuple[Path, Pa
         doc["rows"].append(d)
     json_p.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return csv_p, json_p
+
+
+# ---------------------------------------------------------------- capacity profile
+
+
+@dataclass
+class CapacityRow:
+    """One (workers, scenario) of a capacity bench: the valid repeats' capacities combined."""
+
+    workers: int
+    scenario: str
+    server: str | None
+    via: str | None
+    protocol: str | None
+    runs: list[Run]  # the valid runs with a capacity
+    repeats_total: int
+    capacities: list[float]
+    ci: MeanCI
+    censored: bool  # some repeat met the objective up to max_rate: the capacity is at least that
+    slo_p99_ms: float | None
+    slo_error_pct: float | None
+    p99_ms: MeanCI  # the capacity step's p99
+    app_cores: float | None = None  # mean cores of the processes under test in the capacity steps' windows
+    per_core: MeanCI | None = None  # capacity / app cores, per repeat
+    rss_per_worker_mb: float | None = None
+
+    @property
+    def repeats(self) -> int:
+        return len(self.runs)
+
+    @property
+    def cv(self) -> float | None:
+        """Coefficient of variation of the repeats' capacities: sample SD / mean (n >= 2)."""
+        if self.ci.sd is None or not self.ci.mean:
+            return None
+        return self.ci.sd / self.ci.mean
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario} (workers={self.workers})"
+
+    def as_dict(self) -> dict:
+        return {
+            "workers": self.workers,
+            "scenario": self.scenario,
+            "server": self.server,
+            "via": self.via,
+            "protocol": self.protocol,
+            "repeats": self.repeats,
+            "repeats_total": self.repeats_total,
+            "capacity_rps": _round(self.ci.mean, 2),
+            "capacity_ci95": _round(self.ci.half_width, 2),
+            "capacity_ci_low": _round(self.ci.low, 2),
+            "capacity_ci_high": _round(self.ci.high, 2),
+            "capacity_cv": _round(self.cv, 4),
+            "censored": self.censored,
+            "slo_p99_ms": self.slo_p99_ms,
+            "slo_error_pct": self.slo_error_pct,
+            "p99_ms_at_capacity": _round(self.p99_ms.mean, 3),
+            "app_cores": _round(self.app_cores, 3),
+            "capacity_per_core": _round(self.per_core.mean if self.per_core else None, 2),
+            "rss_per_worker_mb": _round(self.rss_per_worker_mb, 1),
+        }
+
+
+def _in_window(tel, start, end):
+    """The telemetry samples inside [start, end], or None when none are (Telemetry.window would give all)."""
+    if tel is None or start is None or end is None:
+        return None
+    if not any(start <= t <= end for t in tel.times):
+        return None
+    return tel.window(start, end)
+
+
+def build_capacity_rows(rs: RunSet) -> list[CapacityRow]:
+    """One row per (workers, scenario) of the runs that have a capacity search; only valid runs combined."""
+    totals: dict[tuple[int, str], int] = {}
+    groups: dict[tuple[int, str], list[Run]] = {}
+    for run in rs.runs:
+        if run.capacity is None and run.status.get("profile") != "capacity":
+            continue
+        totals[run.key] = totals.get(run.key, 0) + 1
+        if run.state == "valid" and run.capacity is not None and run.capacity.capacity is not None:
+            groups.setdefault(run.key, []).append(run)
+    rows = []
+    for key in sorted(totals, key=lambda k: _sort_key((*k, None))):
+        workers, scenario = key
+        runs = groups.get(key, [])
+        info = rs.scenario_info(scenario)
+        caps = [r.capacity.capacity for r in runs]
+        steps = [r.capacity.capacity_step for r in runs]
+        row = CapacityRow(
+            workers,
+            scenario,
+            info["server"],
+            info["via"],
+            info["protocol"],
+            runs,
+            totals[key],
+            caps,
+            mean_ci(caps),
+            any(r.capacity.status == "censored" for r in runs),
+            next((r.capacity.slo_p99_ms for r in runs), None),
+            next((r.capacity.slo_error_pct for r in runs), None),
+            mean_ci([s.p99 for s in steps if s is not None]),
+        )
+        cores, per_core, rss = [], [], []
+        for run, step in zip(runs, steps, strict=True):
+            tel = _in_window(run.server_tel, step.start_epoch, step.end_epoch) if step else None
+            if tel is None:
+                continue
+            c = _mean(tel.proc_cores)
+            if c:
+                cores.append(c)
+                per_core.append(run.capacity.capacity / c)
+            m = _mean(tel.proc_rss_mb)
+            if m is not None and workers:
+                rss.append(m / workers)
+        row.app_cores = _mean(cores)
+        row.per_core = mean_ci(per_core) if per_core else None
+        row.rss_per_worker_mb = _mean(rss)
+        rows.append(row)
+    return rows
+
+
+CAPACITY_HEAD = [
+    "workers",
+    "scenario",
+    "reps",
+    "capacity req/s",
+    "95% CI",
+    "CV",
+    "p99 ms at capacity",
+    "app cores",
+    "req/s per core",
+    "RSS MB per worker",
+]
+
+
+def capacity_cells(row: CapacityRow) -> list[str]:
+    ge = "≥" if row.censored else ""
+    ci = row.ci
+    return [
+        str(row.workers),
+        row.scenario,
+        f"{row.repeats}/{row.repeats_total}" if row.repeats != row.repeats_total else str(row.repeats),
+        f"{ge}{fmt(ci.mean, 1)}" if ci.mean is not None else "-",
+        f"{ge}{ci.low:.1f}–{ci.high:.1f}" if ci.low is not None else "-",
+        f"{100.0 * row.cv:.1f}%" if row.cv is not None else "-",
+        fmt(row.p99_ms.mean, 2),
+        fmt(row.app_cores, 2),
+        f"{ge}{row.per_core.mean:.1f}" if row.per_core and row.per_core.mean is not None else "-",
+        fmt(row.rss_per_worker_mb, 1),
+    ]
+
+
+def capacity_table(rows: list[CapacityRow]) -> str:
+    return text_table(CAPACITY_HEAD, [capacity_cells(r) for r in rows])
+
+
+def write_capacity(rows: list[CapacityRow], out_dir: Path) -> Path:
+    """capacity.csv: one line per (workers, scenario), as CapacityRow.as_dict."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    dicts = [r.as_dict() for r in rows]
+    if dicts:
+        writer = csv.DictWriter(buf, fieldnames=list(dicts[0]), lineterminator="\n")
+        writer.writeheader()
+        for d in dicts:
+            writer.writerow({k: "" if v is None else v for k, v in d.items()})
+    path = out_dir / "capacity.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return path

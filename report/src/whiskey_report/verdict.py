@@ -9,19 +9,24 @@ RUN_DIR/status.json atomically (a temporary file in RUN_DIR, then a rename). It 
 file: a file it cannot read is a reason (or a warning), not a traceback.
 
 Verdicts
-  failed   not measured: context["errors"] is not empty, or RUN_DIR holds no driver results at all.
+  failed   not measured: context["errors"] is not empty, or RUN_DIR holds no driver results at all (capacity:
+           no capacity.json, or the driver's error before any step).
   invalid  measured, but not a result: `reasons` lists why, as {"kind", "message"} (one line naming numbers):
-             errors     the window's error ratio is over thresholds.max_error_pct (any throughput level);
+             errors     the window's error ratio is over thresholds.max_error_pct (any throughput level; not in
+                        the capacity profile, whose objective has its own error limit);
              backend    probe-before.json / probe-after.json: Elasticsearch was not healthy;
              request    the probe's real request (/quotes/byId of a known id) did not answer 200 with the quote;
              processes  the scenario's server restarted (supervisor pid changed, or not RUNNING after) or
                         worker processes died during the run (pids of probe-before missing from probe-after);
              results    the driver's files fail their sanity checks (loader.read_history / check_totals /
                         read_throughput: truncated, counters that decrease, negative counts, totals that do not
-                        match Locust's Aggregated row, missing throughput levels) or cannot be read;
+                        match Locust's Aggregated row, missing throughput levels; capacity.json's checks in
+                        capacity.py, a driver error after some steps, or no rate tried met the objective:
+                        result status "none") or cannot be read;
              client     the load generator measurably distorted the run (client_bound, below).
   valid    none of the above. `warnings` ({"kind", "message"}) never invalidate: telemetry errors, a missing
-           probe or calibration, a short window.
+           probe or calibration, a short window; `capacity`: a censored search (every rate up to max_rate met
+           the objective: the capacity is at least max_rate), failures below the capacity (a noisy search).
 
 Client-bound (client_bound, client_bound_reasons; a `client` reason)
   seed        context.calibration[client] = {"mode": "seed", "endpoint", "rps", "p50_ms", "p99_ms", "users"}: the
@@ -34,15 +39,29 @@ Client-bound (client_bound, client_bound_reasons; a `client` reason)
               thresholds.client_bound_ratio × the clients' calibrated ceiling (calibration[client].rps,
               summed), or the driver at thresholds.client_bound_cpu of a core per process (driver.json's
               cpu_per_process, or client telemetry's whiskey_processes with context.client_cores).
+  capacity    capacity.json's driver_check: the driver alone against nginx's near-free /whiskey/ping at the
+              capacity's rate. Client-bound when its p99 exceeds thresholds.driver_p99_fraction × slo_p99_ms,
+              when its achieved rate misses its rate by more than thresholds.driver_rate_miss_pct %, when the
+              capacity step's achieved rate misses its rate by more than that, or when there is no driver check
+              although a capacity was found. The driver's CPU is a warning only (as in the seed profile).
+
+The capacity profile's status.json (docs/results-format.md): rate_rps = the capacity (the highest rate that
+met the objective), error_pct / requests / failures / window_s of the capacity step (requests = its planned
+requests, failures = errors + unanswered), load_s = the driver's measured seconds of load (duration_s is None),
+and a "capacity" object: capacity, lower, upper, status, text, slo_p99_ms, slo_error_pct, max_rate, clients,
+steps, latency_ms (the capacity step's), window, driver_check {rate, achieved_rate, p99_ms}. Several clients'
+files are merged exactly (capacity.py).
 
 The context (CONTEXT.json, written by the loop, roles/bench; every key optional, defaults in brackets)
   workers, scenario, repeat        the run [from RUN_DIR = .../<workers>/<scenario>/<repeat>]
-  profile                          "seed" | "throughput" [throughput when RUN_DIR has throughput.json]
-  driver                           "locust" | "wrk"
+  profile                          "seed" | "throughput" | "capacity" [capacity when RUN_DIR (or
+                                   RUN_DIR/clients/*) has capacity.json, throughput when it has throughput.json]
+  driver                           "locust" | "wrk" | "vegeta"
   url, path                        the scenario's base URL and the request path template
   started, ended                   UTC timestamps of the run
   warmup_s, duration_s             seconds of warm-up and of measurement asked for
   level_time_s                     throughput: seconds per concurrency level
+  search                           capacity: the search's variables (informative; capacity.json's settings rule)
   concurrency                      throughput: the levels asked for, e.g. [8, 32, 128] (each must be measured)
   clients                          the client hosts, e.g. ["whiskey-client"]
   client_dirs                      the folders holding each client's driver.json, absolute or relative to
@@ -84,6 +103,7 @@ import tempfile
 from pathlib import Path
 
 from whiskey_report import __version__
+from whiskey_report import capacity as cap
 from whiskey_report.loader import (
     NO_SERVER_TELEMETRY,
     Measurement,
@@ -102,6 +122,8 @@ DEFAULT_THRESHOLDS = {
     "client_min_rate_ratio": 0.95,  # seed: the client's rate against ping must reach this × the run's rate
     "client_bound_ratio": 0.25,  # throughput: peak rate / the clients' calibrated ceiling
     "client_bound_cpu": 0.9,  # throughput: driver cores per process counted as a full core
+    "driver_p99_fraction": 0.1,  # capacity: the driver check's p99 may be this × slo_p99_ms
+    "driver_rate_miss_pct": 1.0,  # capacity: achieved rates may miss their rate by this %
 }
 HEALTHY_ES = ("green", "yellow")  # yellow: replicas unassigned, the normal state of a one-node cluster
 RUN_ATTRIBUTES = (
@@ -149,6 +171,7 @@ class _Judgement:
         self.probes: dict = {"before": None, "after": None}
         self.telemetry_ok = False
         self.max_users: float | None = None
+        self.capacity: cap.Capacity | None = None
         self._driver_docs: list[tuple[Path, dict]] = []  # (client folder, its driver.json)
 
     # ------------------------------------------------------------ helpers
@@ -186,9 +209,14 @@ class _Judgement:
     @property
     def profile(self) -> str:
         prof = self.ctx.get("profile")
-        if prof in ("seed", "throughput"):
+        if prof in ("seed", "throughput", "capacity"):
             return prof
+        if cap.has_capacity(self.run_dir):
+            return "capacity"
         return "throughput" if (self.run_dir / "throughput.json").exists() else "seed"
+
+    def _given_client_dirs(self) -> list[Path]:
+        return [self.run_dir / d for d in self._strings("client_dirs")]
 
     @property
     def client_dirs(self) -> list[Path]:
@@ -218,6 +246,10 @@ class _Judgement:
         before, after = self._probe("before"), self._probe("after")
         if self.failed or not self._has_results():
             return
+        if self.profile == "capacity":
+            self._capacity()
+            self._probes(before, after)
+            return
         self._results()
         if self.measurements:
             self._errors()
@@ -229,6 +261,11 @@ class _Judgement:
 
     def _has_results(self) -> bool:
         d = self.run_dir
+        if self.profile == "capacity":
+            if cap.capacity_files(d, self._given_client_dirs()):
+                return True
+            self.failed.append(f"no driver results in {d} (no capacity.json)")
+            return False
         if self.profile == "throughput":
             if (d / "throughput.json").exists():
                 return True
@@ -295,6 +332,127 @@ class _Judgement:
                     "errors",
                     f"{where}{_pct(pct)} % of {_count(m.requests)} requests failed (limit {limit:g} %)",
                 )
+
+    def _capacity(self) -> None:
+        """The capacity profile: capacity.json's checks, the search's outcome and the driver's own share."""
+        try:
+            c = cap.read_run(self.run_dir, self._given_client_dirs())
+        except cap.CapacityError as exc:
+            self.reason("results", str(exc))
+            return
+        if c.error and not c.steps:
+            self.failed.append(f"the driver stopped before any step: {c.error}")
+            return
+        self.capacity = c
+        for msg in c.problems:
+            self.reason("results", msg)
+        if c.error:
+            self.reason("results", f"the driver stopped with an error after {len(c.steps)} steps: {c.error}")
+        slo, slo_err = c.slo_p99_ms, c.slo_error_pct
+        objective = (
+            f"p99 <= {slo:g} ms, errors <= {slo_err:g} %" if slo is not None and slo_err is not None else "?"
+        )
+        if c.status == "none" and c.steps:
+            low = min(c.steps, key=lambda s: s.rate)
+            self.reason(
+                "results",
+                f"no rate tried met the objective ({objective}): the lowest tried, {low.rate:g}/s, had p99 "
+                f"{low.p99} ms and {low.error_pct:.3g} % errors ({low.why})",
+            )
+        elif c.status == "censored":
+            self.warn(
+                "capacity",
+                f"every rate tried met the objective, up to max_rate {c.capacity:g}/s: the capacity is at least "
+                "that (censored; raise max_rate to measure it)",
+            )
+        if c.inconsistent_failures:
+            self.warn(
+                "capacity",
+                f"rates below the capacity {c.capacity:g}/s failed ({', '.join(f'{r:g}/s' for r in c.inconsistent_failures)}): "
+                "the search rests on noisy steps",
+            )
+        miss = self.thresholds["driver_rate_miss_pct"]
+        step = c.capacity_step
+        if step is not None:
+            self.rate = c.capacity
+            off = step.rate_miss_pct()
+            if off is not None and off > miss:
+                self.client_bound_reasons.append(
+                    f"at the capacity step the driver sent {step.achieved_rate:g}/s of the {step.rate:g}/s "
+                    f"asked ({off:.1f} % off, limit {miss:g} %): it could not hold the rate"
+                )
+        check = c.driver_check
+        if c.capacity is not None and check is None:
+            who = f" ({', '.join(c.missing_check)})" if c.clients and c.missing_check else ""
+            self.client_bound_reasons.append(
+                f"no driver check{who}: the driver alone against nginx's /whiskey/ping at {c.capacity:g}/s was not "
+                "measured, so what it adds itself is unknown"
+            )
+        elif check is not None:
+            fraction = self.thresholds["driver_p99_fraction"]
+            if slo is not None and check.p99 is not None and check.p99 > fraction * slo:
+                self.client_bound_reasons.append(
+                    f"the driver itself adds p99 {check.p99:g} ms at {check.rate:g}/s against nginx's ping, over "
+                    f"{'a tenth' if fraction == 0.1 else f'{fraction:g}'} of the objective ({fraction * slo:g} ms)"
+                )
+            off = check.rate_miss_pct()
+            if off is not None and off > miss:
+                self.client_bound_reasons.append(
+                    f"against nginx's ping the driver sent {check.achieved_rate:g}/s of the {check.rate:g}/s "
+                    f"asked ({off:.1f} % off, limit {miss:g} %): it cannot deliver the capacity's rate"
+                )
+            elif off is None:
+                self.warn(
+                    "client", "the driver check has no achieved rate: whether it held the rate is unknown"
+                )
+        # The driver's CPU is evidence, as in the seed profile: the open model's rate is what it promised.
+        for msg in self._driver_cpu():
+            self.warn("client", msg)
+        for msg in self.client_bound_reasons:
+            self.reason("client", msg)
+
+    def _capacity_fields(self) -> dict:
+        c = self.capacity
+        if c is None:
+            return {"rate_rps": None, "error_pct": None, "requests": None, "failures": None, "window_s": None}
+        step = c.capacity_step
+        loads = [_num(doc.get("measured_wall_s")) for _, doc in self._driver_docs]
+        loads = [x for x in loads if x is not None]
+        if not loads:
+            loads = [
+                sum(s.seconds or 0.0 for s in c.steps)
+                + ((c.driver_check.seconds or 0.0) if c.driver_check else 0)
+            ]
+        check = c.driver_check
+        return {
+            "rate_rps": c.capacity,
+            "error_pct": None if step is None else round(step.error_pct, 4),
+            "requests": None if step is None else step.planned,
+            "failures": None if step is None else step.errors + step.unanswered,
+            "window_s": None
+            if step is None or step.start_epoch is None or step.end_epoch is None
+            else round(step.end_epoch - step.start_epoch, 3),
+            "load_s": round(max(loads), 3),
+            "capacity": {
+                "capacity": c.capacity,
+                "lower": c.lower,
+                "upper": c.upper,
+                "status": c.status,
+                "text": c.text,
+                "slo_p99_ms": c.slo_p99_ms,
+                "slo_error_pct": c.slo_error_pct,
+                "max_rate": c.max_rate,
+                "clients": len(c.clients) or 1,
+                "steps": len(c.steps),
+                "latency_ms": step.latency_ms if step else None,
+                "window": None
+                if step is None
+                else {"start_epoch": step.start_epoch, "end_epoch": step.end_epoch},
+                "driver_check": None
+                if check is None
+                else {"rate": check.rate, "achieved_rate": check.achieved_rate, "p99_ms": check.p99},
+            },
+        }
 
     def _calibrations(self) -> dict[str, dict]:
         cal = self.ctx.get("calibration")
@@ -545,6 +703,10 @@ class _Judgement:
                 "judged_by": f"whiskey-report {__version__}",
             }
         )
+        if self.profile == "capacity":
+            fields = self._capacity_fields()
+            fields["percentiles_estimated"] = False if self.capacity else None
+            doc.update(fields)
         return doc
 
 

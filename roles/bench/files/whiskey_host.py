@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 
 APP_PACKAGES = ("flask", "werkzeug", "gunicorn", "uwsgi", "granian", "waitress", "elasticsearch")
-DRIVER_MATCH = r"whiskey_load\.py|/bin/locust( |$)|^wrk( |$)|/wrk( |$)"
+DRIVER_MATCH = r"whiskey_load\.py|/bin/locust( |$)|^wrk( |$)|/wrk( |$)|/bin/vegeta (attack|encode)"
 
 
 def _run(argv: list[str], timeout: float = 20) -> subprocess.CompletedProcess[str] | None:

@@ -28,7 +28,17 @@ SHAPING_VARIABLES = (
     "level_time_s",
     "corpus_size",
     "telemetry_interval",
+    "slo_p99_ms",
+    "slo_error_pct",
+    "step_time_s",
+    "step_warmup_s",
+    "start_rate",
+    "max_rate",
+    "rate_resolution_pct",
 )
+CAPACITY_VARIABLES = SHAPING_VARIABLES[-7:]
+# whiskey_capacity.SearchPlan's max_steps (the driver's): the budget of a capacity run.
+CAPACITY_MAX_STEPS = 20
 # Parts known before a run is switched on; `config` (the rendered server and nginx configuration) comes after.
 PLANNED_PARTS = ("bench", "settings", "scenario", "workers", "versions", "commit", "hosts")
 MEASURED = ("valid", "invalid", "ok")
@@ -121,11 +131,10 @@ def whiskey_common_parts(
         for name, h in sorted(hosts.items())
     }
     # Only what the profile uses: a seed run does not change when the throughput levels do, nor the reverse.
-    unused = (
-        ("load_driver", "concurrency", "level_time_s")
-        if bench.get("load_profile") == "seed"
-        else ("users", "spawn_rate", "run_time_s")
-    )
+    unused = {
+        "seed": ("load_driver", "concurrency", "level_time_s", *CAPACITY_VARIABLES),
+        "capacity": ("load_driver", "users", "spawn_rate", "run_time_s", "concurrency", "level_time_s"),
+    }.get(bench.get("load_profile"), ("users", "spawn_rate", "run_time_s", *CAPACITY_VARIABLES))
     return {
         "bench": {k: bench.get(k) for k in SHAPING_VARIABLES if k not in unused},
         "settings": settings,
@@ -226,19 +235,20 @@ def whiskey_verdict_context(
     """The context file the report package's verdict reads (docs/results-format.md): this run's attributes
     from the loop, plus `extra` (url, path, driver, clients, started, ended, errors, telemetry_errors,
     fingerprint, calibration, client_cores, thresholds...)."""
-    seed = bench["load_profile"] == "seed"
+    profile = bench["load_profile"]
+    levels = profile == "throughput"
     return {
         "workers": int(run["workers"]),
         "scenario": run["scenario"],
         "repeat": int(run["repeat"]),
-        "profile": bench["load_profile"],
+        "profile": profile,
         "warmup_s": int(bench["warmup_s"]),
-        "duration_s": int(bench["run_time_s"])
-        if seed
-        else int(bench["level_time_s"]) * len(bench["concurrency"]),
-        "concurrency": [] if seed else list(bench["concurrency"]),
-        "level_time_s": None if seed else int(bench["level_time_s"]),
-        "stats_reset": seed,
+        # a capacity search's length depends on what it finds: its status.json has load_s instead
+        "duration_s": None if profile == "capacity" else whiskey_run_budget_s(bench) - int(bench["warmup_s"]),
+        "concurrency": list(bench["concurrency"]) if levels else [],
+        "level_time_s": int(bench["level_time_s"]) if levels else None,
+        "stats_reset": profile == "seed",
+        **({"search": {k: bench.get(k) for k in CAPACITY_VARIABLES}} if profile == "capacity" else {}),
         **extra,
     }
 
@@ -246,11 +256,14 @@ def whiskey_verdict_context(
 def whiskey_run_budget_s(bench: dict[str, Any]) -> int:
     """Seconds of load one run applies (warm-up included): the one formula the loop's estimate, the driver's
     time limit and the status use."""
-    load = (
-        int(bench["run_time_s"])
-        if bench["load_profile"] == "seed"
-        else len(bench["concurrency"]) * int(bench["level_time_s"])
-    )
+    profile = bench["load_profile"]
+    if profile == "seed":
+        load = int(bench["run_time_s"])
+    elif profile == "capacity":
+        # at most: every step of the search the whole step long, and the driver's check
+        load = (CAPACITY_MAX_STEPS + 1) * (int(bench["step_warmup_s"]) + int(bench["step_time_s"]))
+    else:
+        load = len(bench["concurrency"]) * int(bench["level_time_s"])
     return int(bench["warmup_s"]) + load
 
 
@@ -336,7 +349,10 @@ def _overhead_s(status: Any) -> float | None:
             datetime.fromisoformat(status["ended"].replace("Z", "+00:00"))
             - datetime.fromisoformat(status["started"].replace("Z", "+00:00"))
         ).total_seconds()
-        return wall - float(status.get("warmup_s") or 0) - float(status.get("duration_s") or 0)
+        load = status.get("load_s") if status.get("duration_s") is None else status.get("duration_s")
+        if load is None:
+            return None
+        return wall - float(status.get("warmup_s") or 0) - float(load)
     except (TypeError, ValueError):
         return None
 

@@ -45,6 +45,13 @@ BENCH = {
     "level_time_s": 15,
     "corpus_size": 900000,
     "telemetry_interval": 3,
+    "slo_p99_ms": 100.0,
+    "slo_error_pct": 0.1,
+    "step_time_s": 10,
+    "step_warmup_s": 2,
+    "start_rate": 50,
+    "max_rate": 5000,
+    "rate_resolution_pct": 5.0,
     "run_id": "r1",
     "force": False,
 }
@@ -79,6 +86,22 @@ def test_plan_repeats_outermost_and_dirs():
 def test_budget_is_one_formula_for_both_profiles():
     assert wb.whiskey_run_budget_s(BENCH) == 100
     assert wb.whiskey_run_budget_s({**BENCH, "load_profile": "throughput"}) == 10 + 2 * 15
+    # capacity: the most a search can take (every step whole, and the driver's check)
+    assert wb.whiskey_run_budget_s({**BENCH, "load_profile": "capacity"}) == 10 + 21 * (2 + 10)
+
+
+def test_each_profile_fingerprints_only_the_variables_it_uses():
+    seed, cap = common(), common(load_profile="capacity")
+    assert "slo_p99_ms" not in seed["bench"] and "users" in seed["bench"]
+    assert (
+        cap["bench"]["slo_p99_ms"] == 100.0
+        and "users" not in cap["bench"]
+        and "concurrency" not in cap["bench"]
+    )
+    # a changed objective is another experiment for capacity runs, not for seed runs
+    assert common(slo_p99_ms=50.0) == seed
+    changed = common(load_profile="capacity", slo_p99_ms=50.0)
+    assert wb.whiskey_fingerprint(changed) != wb.whiskey_fingerprint(cap)
 
 
 def test_fingerprint_is_stable_and_sensitive():
@@ -190,6 +213,8 @@ def test_context_and_summary():
     assert ctx["duration_s"] == 90 and ctx["stats_reset"] is True and ctx["concurrency"] == []
     ctx = wb.whiskey_verdict_context(run, {**BENCH, "load_profile": "throughput"}, {})
     assert ctx["duration_s"] == 30 and ctx["stats_reset"] is False and ctx["level_time_s"] == 15
+    ctx = wb.whiskey_verdict_context(run, {**BENCH, "load_profile": "capacity"}, {})
+    assert ctx["duration_s"] is None and ctx["search"]["slo_p99_ms"] == 100.0 and ctx["concurrency"] == []
     plan = wb.whiskey_run_plan({**BENCH, "workers": [6], "repeats": 1})
     summary = wb.whiskey_summary(
         plan,
@@ -209,6 +234,8 @@ def test_context_and_summary():
     }  # fmt: skip
     over = wb.whiskey_summary(plan[:1], {"6/gunicorn/1": timed})
     assert over["overhead"]["mean_s"] == 20.0 and "20.0 s per run" in over["line"]
+    searched = {**timed, "duration_s": None, "load_s": 95.5}  # a capacity run: its load as measured
+    assert wb.whiskey_summary(plan[:1], {"6/gunicorn/1": searched})["overhead"]["mean_s"] == 14.5
     assert summary["not_results"] == ["6/nginx-uwsgi/1 invalid: 5 % failed"]
 
 
@@ -281,6 +308,8 @@ def test_driver_pattern_matches_the_real_drivers_and_not_the_stopper():
         "/opt/whiskey/locust/venv/bin/python /opt/whiskey/locust/venv/bin/locust -f seed.py"
     )
     assert pattern.search("wrk -t1 -c8 -d15s http://server:9999/")
+    assert pattern.search("/opt/whiskey/locust/bin/vegeta attack -name step-1 -rate 50/1s -duration 12s")
+    assert pattern.search("/opt/whiskey/locust/bin/vegeta encode --to csv")
     assert not pattern.search("/usr/sbin/nginx -g daemon off;")
 
 

@@ -10,6 +10,8 @@ checks (a run that made no request, the calibration's rate). Subcommands:
   locust     seed profile (one Locust run, CSV prefix `locust`) or throughput profile with FastHttpUser (one
              Locust run per level, prefix `locust-c<N>`), after a warm-up that is not recorded. Standalone,
              several processes on this host (--processes) or distributed (--mode master / worker).
+  capacity   capacity profile with vegeta (open model): step the rate up, then bisect, to the highest rate whose
+             p99 (from each request's intended send time) and errors meet the objective; capacity.json.
   calibrate  this client's ceiling with a driver against a near-free endpoint (nginx's /whiskey/ping).
   lease      keep a driver's lease alive and report its Ansible async job (the role's run.yml polls with it).
 
@@ -42,6 +44,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import whiskey_capacity as wcap  # noqa: E402  (shipped beside this file)
+
 DEFAULT_PATH = "/quotes/byId?id={id}"
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
@@ -587,6 +592,454 @@ def cmd_calibrate(args) -> int:
     return 0 if requests > 0 else 3
 
 
+# ---------------------------------------------------------------- capacity (open model, vegeta)
+
+
+def vegeta_targets(
+    path: Path, url: str, request_path: str, corpus_size: int, count: int, seed: int = 1
+) -> None:
+    """count GET targets with random ids (vegeta sends them in turn): the same file for every step and run."""
+    import random
+
+    rng = random.Random(seed)
+    base = url.rstrip("/")
+    with open(path, "w") as fh:
+        for _ in range(count):
+            fh.write(f"GET {base}{request_path.replace('{id}', str(rng.randint(1, corpus_size)))}\n")
+
+
+def vegeta_rate(rate: float) -> str:
+    """vegeta's -rate (an integer count per duration): 62.5/s is 62500/1000s."""
+    return f"{int(rate)}/1s" if float(rate).is_integer() else f"{round(rate * 1000)}/1000s"
+
+
+def vegeta_attack(args, targets: Path, rate: float, seconds: float, name: str) -> list[str]:
+    # Enough workers to hold `rate` when every answer takes the objective (rate x slo), plus a few: beyond that
+    # the driver sends late, and that lateness is charged to the request (latency from the intended time).
+    workers = max(8, math.ceil(rate * args.slo_p99_ms / 1000.0) + 8)
+    return [
+        args.vegeta, "attack", "-name", name, "-rate", vegeta_rate(rate), "-duration", f"{seconds:g}s",
+        "-targets", str(targets), "-max-body", "0", "-timeout", f"{args.request_timeout}s",
+        "-workers", str(min(workers, 8)), "-max-workers", str(workers), "-keepalive", "true",
+    ]  # fmt: skip
+
+
+class StepRun:
+    """One vegeta attack at a fixed rate, its results streamed (vegeta encode --to csv) into a Step, stopped as
+    soon as the step has certainly missed the objective."""
+
+    def __init__(
+        self,
+        args,
+        rec: Recorder,
+        targets: Path,
+        rate: float,
+        label: str,
+        judged: bool = True,
+        decide=None,
+        start_ns: int | None = None,
+    ):
+        # decide(live_step) -> why to stop ('' to go on): by default this client's own step decides; with several
+        # clients the leader decides on every client's counts (Leader.decide) and followers obey (Follower).
+        self.decide = decide or (
+            lambda live: (
+                wcap.certainly_over(live, time.time_ns(), args.slo_p99_ms, args.slo_error_pct)
+                if judged
+                else ""
+            )
+        )
+        self.start_ns = start_ns
+        self.args, self.rec, self.targets, self.rate, self.label, self.judged = (
+            args,
+            rec,
+            targets,
+            rate,
+            label,
+            judged,
+        )
+
+    def run(self) -> dict:
+        import queue
+
+        args = self.args
+        seconds = args.step_warmup + args.step_time
+        attack = vegeta_attack(args, self.targets, self.rate, seconds, self.label)
+        print(f"[whiskey-load] {self.label}: {shlex.join(attack)}", file=sys.stderr, flush=True)
+        if self.start_ns is not None:  # several clients start a step together (their clocks agree: NTP)
+            time.sleep(max(0.0, (self.start_ns - time.time_ns()) / 1e9))
+        cpu0, t0m, started = cpu_seconds_children(), time.monotonic(), time.time()
+        try:
+            a = subprocess.Popen(attack, stdout=subprocess.PIPE)
+        except OSError as exc:
+            raise DriverError(f"{self.label}: {exc}") from exc
+        e = subprocess.Popen(
+            [args.vegeta, "encode", "--to", "csv"], stdin=a.stdout, stdout=subprocess.PIPE, text=True
+        )
+        a.stdout.close()
+        lines: queue.Queue = queue.Queue()
+
+        def reader() -> None:
+            for line in e.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=reader, daemon=True).start()
+        records: list[wcap.Record] = []
+        live = wcap.Step(rate=self.rate, warmup_s=args.step_warmup, step_time_s=args.step_time)
+        stopped, done = "", False
+        deadline = t0m + seconds + args.request_timeout + 30
+        while not done:
+            try:
+                line = lines.get(timeout=0.25)
+            except queue.Empty:
+                line = ""
+            if line is None:
+                done = True
+            elif line:
+                rec_ = parse_vegeta_csv(line)
+                if rec_ is not None:
+                    records.append(rec_)
+                    if live.t0_ns is None and len(records) >= max(20, self.rate * args.step_warmup * 0.5):
+                        live.t0_ns = wcap.schedule_start(records, self.rate)
+                        for r in records:
+                            live.add(r)
+                    elif live.t0_ns is not None:
+                        live.add(rec_)
+            if not stopped and live.t0_ns is not None:
+                stopped = self.decide(live)
+                if stopped:
+                    print(
+                        f"[whiskey-load] {self.label}: stopping early: {stopped}", file=sys.stderr, flush=True
+                    )
+                    with contextlib.suppress(ProcessLookupError):
+                        a.send_signal(2)
+            if time.monotonic() > deadline:
+                stop_everything()
+                raise DriverError(f"{self.label}: vegeta did not finish within {deadline - t0m:.0f} s")
+        a.wait()
+        e.wait()
+        wall = time.monotonic() - t0m
+        self.rec.runs.append(
+            {
+                "label": self.label,
+                "argv": attack,
+                "exit_code": a.returncode,
+                "wall_s": round(wall, 3),
+                "cpu_s": round(cpu_seconds_children() - cpu0, 3),
+                "recorded": True,
+                "start_epoch": round(started, 3),
+                "end_epoch": round(started + wall, 3),
+            }
+        )
+        if a.returncode not in (0, -2) or e.returncode not in (0, 1):
+            raise DriverError(f"{self.label}: vegeta exited {a.returncode} (encode {e.returncode})")
+        if not records:
+            raise DriverError(f"{self.label}: vegeta recorded no request")
+        step = wcap.Step(rate=self.rate, warmup_s=args.step_warmup, step_time_s=args.step_time)
+        step.t0_ns = wcap.schedule_start(records, self.rate)
+        for r in records:
+            step.add(r)
+        doc = wcap.judge(step, args.slo_p99_ms, args.slo_error_pct, stopped)
+        doc.update(
+            label=self.label,
+            start_epoch=round(step.t0_ns / 1e9 + args.step_warmup, 3),
+            end_epoch=round(started + wall, 3),
+            seconds=round(wall, 3),
+        )
+        return doc
+
+
+def parse_vegeta_csv(line: str):
+    """One row of `vegeta encode --to csv`: timestamp(ns), code, latency(ns), bytes out, bytes in, error, body,
+    attack name, seq, method, url, headers."""
+    row = next(csv.reader([line]), None)
+    if not row or len(row) < 9:
+        return None
+    try:
+        code = int(row[1])
+        return wcap.Record(seq=int(row[8]), sent_ns=int(row[0]), latency_ns=int(row[2]),
+                           ok=200 <= code < 300 and not row[5])  # fmt: skip
+    except ValueError:
+        return None
+
+
+class _Channel:
+    """JSON lines over one TCP connection; a reader thread keeps the latest of each kind of message."""
+
+    def __init__(self, sock, name: str = "?"):
+        self.sock, self.name = sock, name
+        self.lock = threading.Lock()
+        self.progress: dict[str, dict] = {}
+        self.done: dict[str, dict] = {}
+        self.commands: list[dict] = []
+        self.stop: dict[str, str] = {}
+        self.closed = threading.Event()
+        self.arrived = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def send(self, msg: dict) -> None:
+        data = (json.dumps(msg) + "\n").encode()
+        with self.lock:
+            self.sock.sendall(data)
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError, ValueError), self.sock.makefile("r") as fh:
+            for line in fh:
+                msg = json.loads(line)
+                with self.arrived:
+                    if "progress" in msg:
+                        self.progress[msg["label"]] = msg["progress"]
+                    elif "done" in msg:
+                        self.done[msg["label"]] = msg["done"]
+                    elif msg.get("cmd") == "stop":
+                        self.stop[msg["label"]] = msg["why"]
+                    elif "hello" in msg:
+                        self.name = msg["hello"]
+                    else:
+                        self.commands.append(msg)
+                    self.arrived.notify_all()
+        self.closed.set()
+        with self.arrived:
+            self.arrived.notify_all()
+
+    def wait(self, test, timeout: float):
+        """Wait until test() is truthy (under the lock); None on timeout or when the peer went away."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while not (found := test()):
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed.is_set():
+                    return None
+                self.arrived.wait(min(left, 0.5))
+            return found
+
+
+class Leader:
+    """The first client with several: it runs the search, tells the others (followers) each step's share of the
+    rate and when to start, decides an early stop on every client's counts, and merges their shares."""
+
+    def __init__(self, port: int, followers: int, timeout: float):
+        import socket
+
+        self.server = socket.create_server(("", port), reuse_port=False)
+        self.server.settimeout(timeout)
+        self.peers: list[_Channel] = []
+        try:
+            while len(self.peers) < followers:
+                conn, addr = self.server.accept()
+                conn.settimeout(None)
+                self.peers.append(_Channel(conn, addr[0]))
+        except TimeoutError as exc:
+            raise DriverError(
+                f"capacity: {len(self.peers)} of {followers} followers connected within {timeout:.0f} s "
+                f"(port {port})"
+            ) from exc
+
+    def send(self, msg: dict) -> None:
+        for peer in self.peers:
+            try:
+                peer.send(msg)
+            except OSError as exc:
+                raise DriverError(f"capacity: follower {peer.name} is gone: {exc}") from exc
+
+    def decider(self, args, label: str):
+        last = [0.0]
+
+        def decide(live) -> str:
+            now = time.time_ns()
+            counts = [wcap.progress(live, now, args.slo_p99_ms)]
+            for peer in self.peers:
+                with peer.arrived:
+                    counts.append(peer.progress.get(label, {"planned": 0, "errors": 0, "slow": 0}))
+            why = wcap.over(counts, args.slo_p99_ms, args.slo_error_pct)
+            if why and time.monotonic() - last[0] > 0.1:
+                last[0] = time.monotonic()
+                self.send({"cmd": "stop", "label": label, "why": why})
+            return why
+
+        return decide
+
+    def collect(self, label: str, timeout: float) -> list[dict]:
+        docs = []
+        for peer in self.peers:
+            doc = peer.wait(lambda p=peer: p.done.get(label), timeout)
+            if doc is None:
+                raise DriverError(
+                    f"capacity: follower {peer.name} did not report {label} within {timeout:.0f} s"
+                )
+            docs.append(doc)
+        return docs
+
+
+def _follower_decider(channel: _Channel, args, label: str):
+    last = [0.0]
+
+    def decide(live) -> str:
+        if time.monotonic() - last[0] >= 0.2:
+            last[0] = time.monotonic()
+            with contextlib.suppress(OSError):
+                channel.send(
+                    {"label": label, "progress": wcap.progress(live, time.time_ns(), args.slo_p99_ms)}
+                )
+        with channel.arrived:
+            return channel.stop.get(label, "")
+
+    return decide
+
+
+def capacity_follow(args, rec: Recorder, targets: Path, ping: Path) -> tuple[list, dict | None, dict | None]:
+    """A follower: connect to the leader, run each step's share it sends, report it; until it says bye."""
+    import socket
+
+    host, _, port = args.follow.rpartition(":")
+    deadline = time.monotonic() + args.peer_timeout
+    while True:
+        try:
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            break
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise DriverError(f"capacity: cannot reach the leader {args.follow}: {exc}") from exc
+            time.sleep(0.5)
+    sock.settimeout(None)
+    channel = _Channel(sock, args.follow)
+    channel.send({"hello": os.uname().nodename})
+    shares, check = [], None
+    while True:
+        msg = channel.wait(lambda: channel.commands and channel.commands.pop(0), args.peer_timeout + 600)
+        if msg is None:
+            raise DriverError(f"capacity: the leader {args.follow} went away")
+        if msg["cmd"] == "bye":
+            if msg.get("error"):
+                raise DriverError(f"capacity: the leader stopped: {msg['error']}")
+            verdicts = msg.get("verdicts", {})
+            for share in shares:
+                share.update(verdicts.get(share["label"], {}))
+            return shares, msg.get("result"), check
+        doc = StepRun(
+            args, rec, ping if msg.get("check") else targets, msg["rate"], msg["label"],
+            decide=_follower_decider(channel, args, msg["label"]), start_ns=msg["start_ns"],
+        ).run()  # fmt: skip
+        channel.send({"label": msg["label"], "done": doc})
+        if msg.get("check"):
+            check = doc
+        else:
+            shares.append(doc)
+
+
+def cmd_capacity(args) -> int:
+    """Search the highest rate meeting the objective; then what the driver itself adds at that rate (ping)."""
+    check_url(args.url)
+    if args.check_url:
+        check_url(args.check_url)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rec = Recorder(out, processes=1)
+    plan = wcap.SearchPlan(
+        start_rate=args.start_rate, max_rate=args.max_rate, resolution_pct=args.resolution_pct
+    )
+    settings = {
+        "slo_p99_ms": args.slo_p99_ms,
+        "slo_error_pct": args.slo_error_pct,
+        "step_time_s": args.step_time,
+        "step_warmup_s": args.step_warmup,
+        "start_rate": args.start_rate,
+        "max_rate": args.max_rate,
+        "resolution_pct": args.resolution_pct,
+        "factor": plan.factor,
+    }
+    steps: list[dict] = []  # this client's steps (its shares, with several clients)
+    check = None
+    error = None
+    result = None
+    leader = None
+    clients = max(1, args.clients)
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = Path(tmp) / "targets.txt"
+        vegeta_targets(
+            targets, args.url, args.path, args.corpus_size, args.targets, seed=1 + args.client_index
+        )
+        ping = Path(tmp) / "ping.txt"
+        ping.write_text(f"GET {(args.check_url or args.url).rstrip('/')}{args.check_path}\n")
+        try:
+            if args.warmup > 0:
+                with open(os.devnull, "w") as devnull:
+                    rec.run(
+                        vegeta_attack(args, targets, args.start_rate / clients, args.warmup, "warm-up"),
+                        label="warm-up",
+                        stdout=devnull,
+                        timeout=args.warmup + args.request_timeout + 30,
+                        recorded=False,
+                    )
+            if args.follow:
+                steps, result, check = capacity_follow(args, rec, targets, ping)
+            else:
+                if clients > 1:
+                    leader = Leader(args.listen_port, clients - 1, args.peer_timeout)
+                searched: list[dict] = []  # the whole steps (merged over every client)
+                while (rate := wcap.next_rate(plan, searched)) is not None:
+                    label = f"step-{len(searched) + 1}"
+                    whole = capacity_step(args, rec, leader, targets, rate, clients, label, steps)
+                    searched.append(whole)
+                    print(f"[whiskey-load] {label} {rate:g}/s: {whole['why']}", file=sys.stderr, flush=True)
+                result = wcap.outcome(plan, searched)
+                if args.check_url and result["capacity"]:
+                    checks: list[dict] = []
+                    capacity_step(
+                        args, rec, leader, ping, result["capacity"], clients, "driver-check", checks
+                    )
+                    check = checks[0]
+                if leader:
+                    verdicts = {w["label"]: {"passed": w["passed"], "why": w["why"]} for w in searched}
+                    leader.send({"cmd": "bye", "result": result, "verdicts": verdicts})
+        except DriverError as exc:
+            error = str(exc)
+            if leader:
+                with contextlib.suppress(DriverError):
+                    leader.send({"cmd": "bye", "result": None, "error": error})
+    if result is None and steps and not args.follow:
+        result = wcap.outcome(plan, steps)
+    doc = {
+        "profile": "capacity",
+        "driver": "vegeta",
+        # with several clients each writes its share of every step; the report merges them by label
+        "clients": clients,
+        "client_index": args.client_index,
+        "settings": settings,
+        "steps": steps,
+        "result": result,
+        "driver_check": check,
+        "error": error,
+    }
+    (out / "capacity.json").write_text(json.dumps(doc, indent=1) + "\n")
+    rec.write({"driver": "vegeta", "error": error, "profile": "capacity"})
+    if error:
+        print(f"[whiskey-load] error: {error}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def capacity_step(args, rec, leader, targets, rate, clients, label, shares) -> dict:
+    """One step of the search at `rate` over every client: this client's share is appended to `shares`; returns
+    the whole step (the shares merged, judged on every request)."""
+    judged = label != "driver-check"
+    if leader is None:
+        own = StepRun(args, rec, targets, rate, label, judged=judged).run()
+        shares.append(own)
+        return own
+    start_ns = time.time_ns() + int(0.5e9)
+    share = rate / clients
+    leader.send({"cmd": "step", "label": label, "rate": share, "start_ns": start_ns, "check": not judged})
+    decide = leader.decider(args, label) if judged else (lambda live: "")
+    own = StepRun(args, rec, targets, share, label, decide=decide, start_ns=start_ns).run()
+    others = leader.collect(label, args.step_warmup + args.step_time + args.request_timeout + 60)
+    whole = wcap.merge([own, *others], args.slo_p99_ms, args.slo_error_pct)
+    own.update(passed=whole["passed"], why=whole["why"])
+    shares.append(own)
+    whole.update(label=label, start_epoch=own["start_epoch"], end_epoch=own["end_epoch"])
+    return whole
+
+
 # ---------------------------------------------------------------- Locust's totals (own checks only)
 
 
@@ -706,6 +1159,36 @@ def build_parser() -> argparse.ArgumentParser:
     lease_opts(p)
     p.set_defaults(func=cmd_locust)
 
+    p = sub.add_parser("capacity", help="capacity profile with vegeta: the highest rate within the objective")
+    target(p)
+    p.add_argument("--vegeta", default="vegeta", help="vegeta binary (default %(default)s)")
+    p.add_argument("--slo-p99-ms", type=float, default=100.0, help="p99 objective, ms (default %(default)s)")
+    p.add_argument(
+        "--slo-error-pct", type=float, default=0.1, help="errors allowed, %% (default %(default)s)"
+    )
+    p.add_argument("--step-time", type=parse_duration, default=20.0, help="measured seconds per step")
+    p.add_argument("--step-warmup", type=parse_duration, default=3.0, help="seconds at a step's rate first")
+    p.add_argument("--start-rate", type=float, default=50.0, help="first rate, requests/s")
+    p.add_argument("--max-rate", type=float, default=5000.0, help="highest rate tried, requests/s")
+    p.add_argument("--resolution-pct", type=float, default=5.0, help="stop bisecting within this (%%)")
+    p.add_argument("--warmup", type=parse_duration, default=0.0, help="warm-up at start-rate, not recorded")
+    p.add_argument("--request-timeout", type=int, default=10, help="seconds before a request is an error")
+    p.add_argument(
+        "--targets", type=int, default=100000, help="distinct random targets (default %(default)s)"
+    )
+    p.add_argument("--check-url", default="", help="after the search: the driver alone against this base URL")
+    p.add_argument("--check-path", default="/whiskey/ping", help="(default %(default)s)")
+    p.add_argument(
+        "--clients", type=int, default=1, help="client hosts searching together (the leader first)"
+    )
+    p.add_argument("--listen-port", type=int, default=5557, help="leader: the port followers connect to")
+    p.add_argument("--follow", default="", help="a follower: the leader's HOST:PORT")
+    p.add_argument("--client-index", type=int, default=0, help="this client's index (its targets' seed)")
+    p.add_argument("--peer-timeout", type=float, default=60.0, help="seconds to wait for the other clients")
+    p.add_argument("--out", required=True, help="output folder")
+    lease_opts(p)
+    p.set_defaults(func=cmd_capacity)
+
     p = sub.add_parser("calibrate", help="this client's ceiling against a near-free endpoint")
     p.add_argument("--url", required=True, help="base URL of the calibration endpoint's server")
     p.add_argument("--path", default=None, help="default /whiskey/ping")
@@ -734,7 +1217,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("warmup", "level_time", "run_time", "seconds"):
+    for name in ("warmup", "level_time", "run_time", "seconds", "step_time", "step_warmup"):
         if isinstance(getattr(args, name, None), str):
             setattr(args, name, parse_duration(getattr(args, name)))
     if getattr(args, "corpus_size", 1) < 1:

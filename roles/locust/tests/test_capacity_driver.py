@@ -1,0 +1,183 @@
+"""whiskey_load.py capacity with the real vegeta (the pinned build scripts/setup.sh makes in .cache/vegeta) against
+a real HTTP server on loopback whose capacity is known: one worker that holds each /quotes request for SERVICE_MS,
+so it serves at most 1000/SERVICE_MS requests per second; /whiskey/ping is free (the driver's own check).
+
+The search must bracket that capacity from below, stop the steps above it early, check the driver at the rate it
+found, and a server that only fails must end with no capacity, every step failed for its errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+FILES = Path(__file__).resolve().parents[1] / "files"
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULTS = yaml.safe_load((ROOT / "roles/locust/defaults/main.yml").read_text())
+VEGETA = ROOT / ".cache/vegeta" / f"vegeta-{DEFAULTS['locust_vegeta_version']}-linux-amd64"
+pytestmark = pytest.mark.skipif(not VEGETA.is_file(), reason=f"{VEGETA} missing: run scripts/setup.sh")
+
+SERVICE_MS = 5.0  # -> at most 200 requests/s
+
+
+def make_server(fail: bool):
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def do_GET(self):
+            status = 200
+            if not self.path.startswith("/whiskey/ping"):
+                with lock:
+                    time.sleep(SERVICE_MS / 1000)
+                status = 500 if fail else 200
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 1024
+        daemon_threads = True
+
+        def handle_error(self, *args):
+            pass
+
+    httpd = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+def search(tmp_path: Path, fail: bool = False, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    httpd, url = make_server(fail)
+    try:
+        out = tmp_path / "out"
+        argv = [
+            sys.executable, str(FILES / "whiskey_load.py"), "capacity", "--url", url, "--vegeta", str(VEGETA),
+            "--slo-p99-ms", "50", "--slo-error-pct", "1", "--step-time", "3", "--step-warmup", "1",
+            "--start-rate", "40", "--max-rate", "2000", "--resolution-pct", "10", "--check-url", url,
+            "--out", str(out), *extra,
+        ]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+        doc = json.loads((out / "capacity.json").read_text())
+        return proc, doc
+    finally:
+        httpd.shutdown()
+
+
+def test_the_search_brackets_a_known_capacity_and_checks_its_driver(tmp_path):
+    proc, doc = search(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result, steps = doc["result"], doc["steps"]
+    assert result["status"] == "found", result
+    capacity = 1000 / SERVICE_MS
+    # never above what the server can do; on a busy 2-core machine well below is possible, so only a floor
+    assert 0.3 * capacity <= result["lower"] <= capacity, result
+    assert result["upper"] <= result["lower"] * 1.1 + 1
+    # the steps: up from 40/s (x2), a failing one, then bisected; every step's numbers are there
+    assert [s["rate"] for s in steps[:2]] == [40.0, 80.0]
+    failing = [s for s in steps if not s["passed"]]
+    assert failing and all(s["rate"] > result["lower"] for s in failing)
+    far_over = [s for s in steps if s["rate"] >= 1.5 * capacity]
+    assert far_over and all(s["stopped_early"] and s["seconds"] < 4.0 for s in far_over), far_over
+    for s in steps:
+        if s["passed"]:
+            assert s["latency_ms"]["p99"] <= 50 and s["error_pct"] <= 1
+            assert abs(s["achieved_rate"] - s["rate"]) / s["rate"] < 0.01, s
+            assert s["histogram"]["n"] == s["answered"] == sum(s["histogram"]["counts"].values())
+            assert s["planned"] == round(s["rate"] * 3)
+    # the driver alone, against ping, at the rate found
+    check = doc["driver_check"]
+    assert check["rate"] == result["capacity"] and check["answered"] > 0
+    assert check["latency_ms"]["p99"] < 50
+    driver = json.loads((tmp_path / "out/driver.json").read_text())
+    labels = [r["label"] for r in driver["runs"]]
+    assert labels[-1] == "driver-check" and labels[: len(steps)] == [s["label"] for s in steps]
+
+
+def test_a_server_that_only_fails_has_no_capacity(tmp_path):
+    proc, doc = search(tmp_path, True, "--max-rate", "100")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert doc["result"]["status"] == "none" and doc["result"]["capacity"] is None
+    assert doc["steps"] and all(not s["passed"] for s in doc["steps"])
+    assert all("failed" in s["why"] or "errors" in s["why"] for s in doc["steps"]), [
+        s["why"] for s in doc["steps"]
+    ]
+    assert doc["driver_check"] is None  # nothing to check at
+
+
+def test_a_driver_that_cannot_start_is_an_error_with_what_it_had(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(FILES / "whiskey_load.py"), "capacity", "--url", "http://127.0.0.1:9",
+         "--vegeta", str(tmp_path / "no-such-vegeta"), "--step-time", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 3
+    doc = json.loads((out / "capacity.json").read_text())
+    assert doc["error"] and "no-such-vegeta" in doc["error"] and doc["steps"] == []
+
+
+def test_two_clients_search_together_and_the_report_merges_their_shares_exactly(tmp_path):
+    """A leader and a follower (two processes here, two hosts in a bench) share every step's rate, stop together,
+    and write their shares; the report package's merge of the two files is the leader's search."""
+    import socket
+
+    report_capacity = pytest.importorskip("whiskey_report.capacity")
+    httpd, url = make_server(False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    common = [
+        sys.executable, str(FILES / "whiskey_load.py"), "capacity", "--url", url, "--vegeta", str(VEGETA),
+        "--slo-p99-ms", "50", "--slo-error-pct", "1", "--step-time", "3", "--step-warmup", "1",
+        "--start-rate", "40", "--max-rate", "2000", "--resolution-pct", "10", "--check-url", url,
+        "--clients", "2", "--peer-timeout", "30",
+    ]  # fmt: skip
+    run_dir = tmp_path / "run"
+    try:
+        leader = subprocess.Popen(
+            [*common, "--listen-port", str(port), "--out", str(run_dir / "clients/a")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        follower = subprocess.run(
+            [*common, "--follow", f"127.0.0.1:{port}", "--client-index", "1", "--out", str(run_dir / "clients/b")],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        leader_err = leader.communicate(timeout=120)[1]
+    finally:
+        httpd.shutdown()
+    assert leader.returncode == 0, leader_err[-2000:]
+    assert follower.returncode == 0, follower.stderr[-2000:]
+    a = json.loads((run_dir / "clients/a/capacity.json").read_text())
+    b = json.loads((run_dir / "clients/b/capacity.json").read_text())
+    assert a["clients"] == b["clients"] == 2 and a["result"] == b["result"]
+    assert [s["label"] for s in a["steps"]] == [s["label"] for s in b["steps"]]
+    assert all(x["rate"] == y["rate"] for x, y in zip(a["steps"], b["steps"], strict=True))
+    assert a["steps"][0]["rate"] == 20.0  # the first step, 40/s, split in two
+    # they stopped together: a step stopped early is stopped on both clients
+    assert [s["stopped_early"] for s in a["steps"]] == [s["stopped_early"] for s in b["steps"]]
+    merged = report_capacity.read_run(run_dir)
+    assert merged.problems == [], merged.problems
+    assert merged.capacity == a["result"]["capacity"] and merged.status == "found"
+    assert 0.3 * 1000 / SERVICE_MS <= merged.capacity <= 1000 / SERVICE_MS
+    step = next(s for s in merged.steps if s.rate == merged.capacity and s.passed)
+    assert step.answered == sum(
+        x["answered"] for doc in (a, b) for x in doc["steps"] if x["label"] == step.label
+    )
+    assert merged.driver_check is not None and merged.driver_check.rate == merged.capacity
