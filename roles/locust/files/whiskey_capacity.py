@@ -71,6 +71,13 @@ class Histogram:
                 return min(BASE**i, self.max_us) if i else min(1.0, self.max_us)
         return self.max_us
 
+    def mean_us(self) -> float | None:
+        """The mean, each request at its bucket's geometric middle (within 0.5 %)."""
+        n = self.n
+        if n == 0:
+            return None
+        return sum(c * (BASE ** (i - 0.5) if i else 1.0) for i, c in self.counts.items()) / n
+
     def count_above(self, us: float) -> int:
         """Requests certainly slower than us (their whole bucket is above it)."""
         return sum(c for i, c in self.counts.items() if i and BASE ** (i - 1) >= us)
@@ -354,4 +361,52 @@ def outcome(plan: SearchPlan, steps: list[dict]) -> dict:
         # a lower rate that failed after a higher one passed: the search's answer rests on noisy steps
         "inconsistent_failures": inconsistent,
         "steps": len(steps),
+    }
+
+
+CROSS_CHECK_TOLERANCE = (0.25, 1.0)  # medians agree within 25 % of the open-model median, or 1 ms
+
+
+def cross_check_point(steps: list[dict], capacity: float | None) -> dict | None:
+    """The step to cross-check with a closed-loop tool: the highest passing step at no more than half the
+    capacity (well below the knee, where both models should see the same service), else the lowest passing one."""
+    passing = [s for s in steps if s["passed"] and s.get("answered")]
+    if not capacity or not passing:
+        return None
+    below = [s for s in passing if s["rate"] <= capacity / 2]
+    return max(below, key=lambda s: s["rate"]) if below else min(passing, key=lambda s: s["rate"])
+
+
+def connections_for(step: dict) -> int:
+    """Little's law: the closed loop's connections that carry the step's rate at its mean service time."""
+    mean = Histogram.from_json(step["service_histogram"]).mean_us() or 0.0
+    return max(1, round(step["rate"] * mean / 1e6))
+
+
+def cross_check(step: dict, connections: int, wrk: dict) -> dict:
+    """Compare the open model's median at `step` with a closed loop's (wrk) at about the same throughput."""
+    open_p50 = step["latency_ms"]["p50"]
+    closed_p50 = (wrk.get("latency_ms") or {}).get("p50")
+    rel, floor = CROSS_CHECK_TOLERANCE
+    agree = None
+    if open_p50 is not None and closed_p50 is not None:
+        agree = abs(closed_p50 - open_p50) <= max(floor, rel * open_p50)
+    return {
+        "tool": "wrk",
+        "rate": step["rate"],
+        "label": step.get("label"),
+        "open_p50_ms": open_p50,
+        "connections": connections,
+        "closed_rps": wrk.get("rps"),
+        "closed_p50_ms": closed_p50,
+        "closed_errors": (wrk.get("errors") or 0) + (wrk.get("non_2xx") or 0),
+        "tolerance": {"relative": rel, "ms": floor},
+        "agree": agree,
+        "why": (
+            "no median to compare"
+            if agree is None
+            else f"medians {open_p50:g} ms (open, {step['rate']:g}/s) and {closed_p50:g} ms (wrk, {connections} "
+            f"connections, {wrk.get('rps', 0):.0f}/s) {'agree' if agree else 'differ'} within "
+            f"max({floor:g} ms, {rel:.0%})"
+        ),
     }

@@ -950,6 +950,7 @@ def cmd_capacity(args) -> int:
     }
     steps: list[dict] = []  # this client's steps (its shares, with several clients)
     check = None
+    cross = None
     error = None
     result = None
     leader = None
@@ -989,6 +990,9 @@ def cmd_capacity(args) -> int:
                         args, rec, leader, ping, result["capacity"], clients, "driver-check", checks
                     )
                     check = checks[0]
+                point = wcap.cross_check_point(searched, result["capacity"]) if args.cross_check else None
+                if point is not None:
+                    cross = wrk_cross_check(args, rec, point, Path(tmp))
                 if leader:
                     verdicts = {w["label"]: {"passed": w["passed"], "why": w["why"]} for w in searched}
                     leader.send({"cmd": "bye", "result": result, "verdicts": verdicts})
@@ -1009,6 +1013,7 @@ def cmd_capacity(args) -> int:
         "steps": steps,
         "result": result,
         "driver_check": check,
+        "cross_check": cross,
         "error": error,
     }
     (out / "capacity.json").write_text(json.dumps(doc, indent=1) + "\n")
@@ -1017,6 +1022,24 @@ def cmd_capacity(args) -> int:
         print(f"[whiskey-load] error: {error}", file=sys.stderr)
         return 3
     return 0
+
+
+def wrk_cross_check(args, rec: Recorder, point: dict, tmp: Path) -> dict:
+    """wrk (closed loop) at about the throughput of a step well below the knee, from this client alone: the two
+    models' medians must agree there (whiskey_capacity.cross_check)."""
+    connections = wcap.connections_for(point)
+    js = tmp / "cross-check.json"
+    argv = [
+        args.wrk, "-t1", f"-c{connections}", f"-d{seconds_arg(args.step_time)}", "--latency",
+        f"--timeout={args.request_timeout}s", "-s", str(HERE / "whiskey.lua"), args.url, "--", args.path,
+        str(args.corpus_size),
+    ]  # fmt: skip
+    with open(os.devnull, "w") as devnull:
+        rec.run(argv, label="cross-check", env={"WHISKEY_WRK_JSON": str(js)}, stdout=devnull,
+                timeout=args.step_time + args.request_timeout + 30)  # fmt: skip
+    doc = wcap.cross_check(point, connections, json.loads(js.read_text()))
+    print(f"[whiskey-load] cross-check: {doc['why']}", file=sys.stderr, flush=True)
+    return doc
 
 
 def capacity_step(args, rec, leader, targets, rate, clients, label, shares) -> dict:
@@ -1185,6 +1208,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", default="", help="a follower: the leader's HOST:PORT")
     p.add_argument("--client-index", type=int, default=0, help="this client's index (its targets' seed)")
     p.add_argument("--peer-timeout", type=float, default=60.0, help="seconds to wait for the other clients")
+    p.add_argument(
+        "--cross-check",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="after the search: wrk (closed loop) at a step below the knee; the medians must agree",
+    )
+    p.add_argument("--wrk", default="wrk", help="wrk binary for --cross-check (default %(default)s)")
     p.add_argument("--out", required=True, help="output folder")
     lease_opts(p)
     p.set_defaults(func=cmd_capacity)

@@ -81,7 +81,7 @@ def search(tmp_path: Path, fail: bool = False, *extra: str) -> tuple[subprocess.
 
 
 def test_the_search_brackets_a_known_capacity_and_checks_its_driver(tmp_path):
-    proc, doc = search(tmp_path)
+    proc, doc = search(tmp_path, False, "--cross-check")
     assert proc.returncode == 0, proc.stderr[-2000:]
     result, steps = doc["result"], doc["steps"]
     assert result["status"] == "found", result
@@ -107,7 +107,16 @@ def test_the_search_brackets_a_known_capacity_and_checks_its_driver(tmp_path):
     assert check["latency_ms"]["p99"] < 50
     driver = json.loads((tmp_path / "out/driver.json").read_text())
     labels = [r["label"] for r in driver["runs"]]
-    assert labels[-1] == "driver-check" and labels[: len(steps)] == [s["label"] for s in steps]
+    assert labels[-2:] == ["driver-check", "cross-check"] and labels[: len(steps)] == [
+        s["label"] for s in steps
+    ]
+    # wrk at about the throughput of a step well below the knee (Little's law: rate x mean service time)
+    cross = doc["cross_check"]
+    assert cross["tool"] == "wrk" and cross["rate"] <= result["capacity"] / 2 + 1e-9
+    assert (
+        cross["connections"] >= 1 and cross["closed_rps"] > 0 and cross["closed_p50_ms"] >= SERVICE_MS * 0.9
+    )
+    assert cross["agree"] is not None and ("agree" in cross["why"] or "differ" in cross["why"])
 
 
 def test_a_server_that_only_fails_has_no_capacity(tmp_path):
