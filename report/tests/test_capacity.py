@@ -231,6 +231,30 @@ def test_no_driver_check_is_client(good):
     assert doc["capacity"]["driver_check"] is None
 
 
+def test_a_wrk_cross_check_that_disagrees_is_a_warning_and_kept(good):
+    """Below the knee a closed loop at the same throughput should see the open model's median; the driver writes
+    both, the verdict warns when they differ (evidence, not a rule) and keeps the comparison in status.json."""
+    base = judge(good, context(good))
+
+    def cross(agree):
+        def change(d):
+            d["cross_check"] = {
+                "tool": "wrk", "rate": 50.0, "open_p50_ms": 5.0, "connections": 1, "closed_rps": 190.0,
+                "closed_p50_ms": 5.2 if agree else 9.0, "agree": agree, "why": "medians 5 ms and 9 ms differ",
+            }  # fmt: skip
+
+        return change
+
+    edit(good, cross(False))
+    doc = judge(good, context(good))
+    assert doc["verdict"] == base["verdict"]  # never a reason
+    assert any(w["kind"] == "cross-check" and "differ" in w["message"] for w in doc["warnings"])
+    assert doc["capacity"]["cross_check"]["closed_p50_ms"] == 9.0
+    edit(good, cross(True))
+    doc = judge(good, context(good))
+    assert not any(w["kind"] == "cross-check" for w in doc["warnings"])
+
+
 def test_histogram_counts_that_do_not_sum_are_results(good):
     def damage(d):
         counts = d["steps"][0]["histogram"]["counts"]

@@ -288,6 +288,9 @@ class Capacity:
     # passed/why and its result are the whole search's, checked only once the shares are merged.
     share_of: int = 1
     recorded: dict | None = None
+    # wrk (closed loop) at a step below the knee, from the leading client: {rate, open_p50_ms, closed_p50_ms,
+    # closed_rps, connections, agree, why} as the driver wrote it
+    cross_check: dict | None = None
 
     @property
     def slo_p99_ms(self) -> float | None:
@@ -341,6 +344,7 @@ class Capacity:
             "driver_check": None
             if check is None
             else {"rate": check.rate, "achieved_rate": check.achieved_rate, "p99_ms": check.p99},
+            "cross_check": self.cross_check,
         }
 
 
@@ -427,6 +431,7 @@ def read_capacity(path: Path, who: str = "") -> Capacity:
         [] if check is not None or mine["capacity"] is None else [who or "client"],
         share_of,
         result,
+        doc.get("cross_check") if isinstance(doc.get("cross_check"), dict) else None,
     )
 
 
@@ -524,6 +529,7 @@ def merge(parts: list[Capacity]) -> Capacity:
         problems,
         names,
         [n for n, c in zip(names, checks, strict=True) if c is None] if mine["capacity"] else [],
+        cross_check=next((c.cross_check for c in parts if c.cross_check), None),
     )
 
 

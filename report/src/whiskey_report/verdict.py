@@ -405,6 +405,11 @@ class _Judgement:
                 self.warn(
                     "client", "the driver check has no achieved rate: whether it held the rate is unknown"
                 )
+        cross = c.cross_check
+        if cross is not None and cross.get("agree") is False:
+            # A closed loop at the same throughput should see the same median below the knee; when it does not,
+            # one of the two drivers measures something else (evidence, not a rule: the models differ by nature).
+            self.warn("cross-check", f"wrk disagrees with the open-model driver: {cross.get('why')}")
         # The driver's CPU is evidence, as in the seed profile: the open model's rate is what it promised.
         for msg in self._driver_cpu():
             self.warn("client", msg)
@@ -451,6 +456,7 @@ class _Judgement:
                 "driver_check": None
                 if check is None
                 else {"rate": check.rate, "achieved_rate": check.achieved_rate, "p99_ms": check.p99},
+                "cross_check": c.cross_check,
             },
         }
 
