@@ -4,7 +4,7 @@
   whiskey_host.py versions --role server --app-venv /opt/whiskey/quoteserver/venv [--es-url URL]
   whiskey_host.py versions --role client --locust-venv /opt/whiskey/locust/venv
       -> {"versions": {...}} : component versions on this host (null where a component is missing)
-  whiskey_host.py config-digest FILE [FILE ...] [--nginx]
+  whiskey_host.py nginx-digest
       -> {"files": {path: sha256 | null}, "nginx": sha256 of `nginx -T` | null}: what the run's server runs with
   whiskey_host.py stop-load --out DIR [--match REGEX]
       -> {"stopped": [pids], "removed": bool}: stops any load driver left running (an interrupted bench) and
@@ -92,20 +92,12 @@ def client_versions(locust_venv: str) -> dict:
     }
 
 
-def sha256_file(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def config_digest(files: list[str], nginx: bool) -> dict:
-    doc: dict = {"files": {f: sha256_file(Path(f)) for f in files}, "nginx": None}
-    if nginx:
-        dump = _run(["nginx", "-T"])
-        if dump and dump.returncode == 0:
-            doc["nginx"] = hashlib.sha256(dump.stdout.encode()).hexdigest()
-    return doc
+def nginx_digest() -> dict:
+    """SHA-256 of nginx's whole configuration as it reads it (`nginx -T`); None without a working nginx. (Each
+    scenario's own server configuration is digested by the switch, roles/quoteserver/library.)"""
+    dump = _run(["nginx", "-T"])
+    ok = dump is not None and dump.returncode == 0
+    return {"nginx": hashlib.sha256(dump.stdout.encode()).hexdigest() if ok else None}
 
 
 def _cmdline(pid: int) -> str:
@@ -171,9 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--app-venv", default="/opt/whiskey/quoteserver/venv")
     ver.add_argument("--locust-venv", default="/opt/whiskey/locust/venv")
     ver.add_argument("--es-url", default="http://127.0.0.1:9200")
-    dig = sub.add_parser("config-digest", help="SHA-256 of configuration files (and of `nginx -T`)")
-    dig.add_argument("files", nargs="*")
-    dig.add_argument("--nginx", action="store_true")
+    sub.add_parser("nginx-digest", help="SHA-256 of nginx's whole configuration (`nginx -T`)")
     stop = sub.add_parser("stop-load", help="stop leftover load drivers, empty the run's output folder")
     stop.add_argument("--out", required=True)
     stop.add_argument("--match", default=DRIVER_MATCH)
@@ -193,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.role == "server"
             else client_versions(args.locust_venv)
         }
-    elif args.cmd == "config-digest":
-        doc = config_digest(args.files, args.nginx)
+    elif args.cmd == "nginx-digest":
+        doc = nginx_digest()
     elif args.cmd == "pack":
         if ".." in Path(args.prefix).parts or args.prefix.startswith("/"):
             print("whiskey_host.py: --prefix must be a relative folder without '..'", file=sys.stderr)

@@ -286,14 +286,23 @@ def test_stop_load_refuses_the_root_folder():
     assert result.returncode == 2 and "--out" in result.stderr
 
 
-def test_config_digest_names_missing_files(tmp_path):
-    conf = tmp_path / "gunicorn.conf.py"
-    conf.write_text("workers = 6\n")
-    doc = wh.config_digest([str(conf), str(tmp_path / "missing")], nginx=False)
-    assert doc["files"][str(tmp_path / "missing")] is None
-    assert len(doc["files"][str(conf)]) == 64
-    conf.write_text("workers = 60\n")
-    assert wh.config_digest([str(conf)], nginx=False)["files"][str(conf)] != doc["files"][str(conf)]
+def test_nginx_digest_follows_the_configuration_and_is_none_without_nginx(tmp_path, monkeypatch):
+    """The digest is of what `nginx -T` prints (a stand-in nginx here): it changes with the configuration, and a
+    host where nginx is missing or refuses its configuration gets None, not a digest of an error."""
+    fake = tmp_path / "nginx"
+    conf = tmp_path / "conf"
+    fake.write_text(f"#!/bin/sh\ncat {conf}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    conf.write_text("worker_processes 1;\n")
+    first = wh.nginx_digest()["nginx"]
+    assert first and len(first) == 64
+    conf.write_text("worker_processes 2;\n")
+    assert wh.nginx_digest()["nginx"] not in (None, first)
+    fake.write_text("#!/bin/sh\necho 'nginx: [emerg] unknown directive' >&2\nexit 1\n")
+    assert wh.nginx_digest() == {"nginx": None}
+    fake.unlink()
+    assert wh.nginx_digest() == {"nginx": None}
 
 
 @pytest.mark.skipif(not os.access("/proc/self/cmdline", os.R_OK), reason="needs /proc")

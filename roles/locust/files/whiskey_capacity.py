@@ -383,30 +383,52 @@ def connections_for(step: dict) -> int:
     return max(1, round(step["rate"] * mean / 1e6))
 
 
-def cross_check(step: dict, connections: int, wrk: dict) -> dict:
-    """Compare the open model's median at `step` with a closed loop's (wrk) at about the same throughput."""
-    open_p50 = step["latency_ms"]["p50"]
+def open_p50_at(steps: list[dict], rate: float) -> tuple[float | None, list[float]]:
+    """The open model's median at `rate`, interpolated linearly between the passing steps around it (the rates
+    used); outside them, the nearest passing step's."""
+    points = sorted(
+        (s["rate"], s["latency_ms"]["p50"]) for s in steps if s["passed"] and s["latency_ms"]["p50"]
+    )
+    if not points:
+        return None, []
+    below = [p for p in points if p[0] <= rate]
+    above = [p for p in points if p[0] >= rate]
+    if below and above:
+        (r0, m0), (r1, m1) = below[-1], above[0]
+        if r1 == r0:
+            return m0, [r0]
+        return m0 + (m1 - m0) * (rate - r0) / (r1 - r0), [r0, r1]
+    r, m = below[-1] if below else above[0]
+    return m, [r]
+
+
+def cross_check(steps: list[dict], point: dict, connections: int, wrk: dict) -> dict:
+    """Compare a closed loop's median (wrk, `connections` chosen from `point` by Little's law) with the open
+    model's median at the throughput wrk actually reached (a closed loop cannot be held to a rate)."""
+    closed_rps = wrk.get("rps") or 0.0
     closed_p50 = (wrk.get("latency_ms") or {}).get("p50")
+    open_p50, used = open_p50_at(steps, closed_rps)
     rel, floor = CROSS_CHECK_TOLERANCE
     agree = None
-    if open_p50 is not None and closed_p50 is not None:
+    if open_p50 is not None and closed_p50 is not None and closed_rps > 0:
         agree = abs(closed_p50 - open_p50) <= max(floor, rel * open_p50)
+    open_text = "" if open_p50 is None else f"{open_p50:.3g} ms (open, at {closed_rps:.0f}/s from {used})"
     return {
         "tool": "wrk",
-        "rate": step["rate"],
-        "label": step.get("label"),
-        "open_p50_ms": open_p50,
+        "point_rate": point["rate"],
         "connections": connections,
-        "closed_rps": wrk.get("rps"),
+        "rate": round(closed_rps, 2),
+        "closed_rps": round(closed_rps, 2),
         "closed_p50_ms": closed_p50,
         "closed_errors": (wrk.get("errors") or 0) + (wrk.get("non_2xx") or 0),
+        "open_p50_ms": None if open_p50 is None else round(open_p50, 3),
+        "open_rates": used,
         "tolerance": {"relative": rel, "ms": floor},
         "agree": agree,
         "why": (
             "no median to compare"
             if agree is None
-            else f"medians {open_p50:g} ms (open, {step['rate']:g}/s) and {closed_p50:g} ms (wrk, {connections} "
-            f"connections, {wrk.get('rps', 0):.0f}/s) {'agree' if agree else 'differ'} within "
-            f"max({floor:g} ms, {rel:.0%})"
+            else f"medians {closed_p50:g} ms (wrk, {connections} connections, {closed_rps:.0f}/s) and "
+            f"{open_text} {'agree' if agree else 'differ'} within max({floor:g} ms, {rel:.0%})"
         ),
     }

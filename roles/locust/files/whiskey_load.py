@@ -992,7 +992,7 @@ def cmd_capacity(args) -> int:
                     check = checks[0]
                 point = wcap.cross_check_point(searched, result["capacity"]) if args.cross_check else None
                 if point is not None:
-                    cross = wrk_cross_check(args, rec, point, Path(tmp))
+                    cross = wrk_cross_check(args, rec, searched, point, Path(tmp))
                 if leader:
                     verdicts = {w["label"]: {"passed": w["passed"], "why": w["why"]} for w in searched}
                     leader.send({"cmd": "bye", "result": result, "verdicts": verdicts})
@@ -1024,7 +1024,7 @@ def cmd_capacity(args) -> int:
     return 0
 
 
-def wrk_cross_check(args, rec: Recorder, point: dict, tmp: Path) -> dict:
+def wrk_cross_check(args, rec: Recorder, steps: list[dict], point: dict, tmp: Path) -> dict:
     """wrk (closed loop) at about the throughput of a step well below the knee, from this client alone: the two
     models' medians must agree there (whiskey_capacity.cross_check)."""
     connections = wcap.connections_for(point)
@@ -1037,7 +1037,7 @@ def wrk_cross_check(args, rec: Recorder, point: dict, tmp: Path) -> dict:
     with open(os.devnull, "w") as devnull:
         rec.run(argv, label="cross-check", env={"WHISKEY_WRK_JSON": str(js)}, stdout=devnull,
                 timeout=args.step_time + args.request_timeout + 30)  # fmt: skip
-    doc = wcap.cross_check(point, connections, json.loads(js.read_text()))
+    doc = wcap.cross_check(steps, point, connections, json.loads(js.read_text()))
     print(f"[whiskey-load] cross-check: {doc['why']}", file=sys.stderr, flush=True)
     return doc
 

@@ -235,3 +235,21 @@ def test_progress_counts_add_up_across_clients_for_the_early_stop():
     assert cap.over(counts, 50, 1.0) == ""  # the whole step: 10 slow of 1000, 10 allowed
     counts[1]["slow"] = 1
     assert "11 of 1000" in cap.over(counts, 50, 1.0)
+
+
+def test_the_cross_check_compares_medians_at_the_throughput_wrk_reached():
+    steps = [
+        {"rate": 50.0, "passed": True, "latency_ms": {"p50": 4.0}},
+        {"rate": 100.0, "passed": True, "latency_ms": {"p50": 5.0}},
+        {"rate": 200.0, "passed": True, "latency_ms": {"p50": 9.0}},
+        {"rate": 400.0, "passed": False, "latency_ms": {"p50": 300.0}},
+    ]
+    wrk = {"rps": 150.0, "errors": 0, "non_2xx": 0, "latency_ms": {"p50": 7.5}}
+    doc = cap.cross_check(steps, steps[1], 1, wrk)
+    assert doc["open_rates"] == [100.0, 200.0] and doc["open_p50_ms"] == pytest.approx(7.0)
+    assert doc["agree"] is True and doc["rate"] == 150.0
+    far = cap.cross_check(steps, steps[1], 1, {**wrk, "latency_ms": {"p50": 12.0}})
+    assert far["agree"] is False and "differ" in far["why"]
+    beyond = cap.cross_check(steps, steps[1], 4, {**wrk, "rps": 600.0})  # past the failing step: nearest pass
+    assert beyond["open_rates"] == [200.0] and beyond["open_p50_ms"] == 9.0
+    assert cap.cross_check(steps, steps[1], 1, {"rps": 0})["agree"] is None
