@@ -13,6 +13,16 @@
 -- FastHttpUser: the app then answers HTML, as it does for HttpUser's "*/*".)
 local headers = {["Accept-Encoding"] = "gzip, deflate, br"}
 
+-- WHISKEY_WRK_DELAY_MS: each connection waits this long after an answer before its next request (wrk's delay()),
+-- so that a few connections carry a chosen throughput well below the server's knee (the capacity profile's
+-- cross-check); unset, wrk sends back to back.
+local delay_ms = tonumber(os.getenv("WHISKEY_WRK_DELAY_MS") or "")
+if delay_ms ~= nil and delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
+end
+
 local path_template = "/quotes/byId?id={id}"
 local corpus_size = 900000
 local has_id = true

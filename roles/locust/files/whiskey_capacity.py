@@ -377,10 +377,14 @@ def cross_check_point(steps: list[dict], capacity: float | None) -> dict | None:
     return max(below, key=lambda s: s["rate"]) if below else min(passing, key=lambda s: s["rate"])
 
 
-def connections_for(step: dict) -> int:
-    """Little's law: the closed loop's connections that carry the step's rate at its mean service time."""
-    mean = Histogram.from_json(step["service_histogram"]).mean_us() or 0.0
-    return max(1, round(step["rate"] * mean / 1e6))
+def paced_for(step: dict) -> tuple[int, int]:
+    """(connections, delay ms) with which a closed loop carries the step's rate: each connection sends one request
+    per (mean service time + delay), so rate = connections / (service + delay) (Little's law). Twice the
+    connections the service alone needs, so that at least half of each cycle is the delay (whole ms in wrk)."""
+    mean_s = (Histogram.from_json(step["service_histogram"]).mean_us() or 0.0) / 1e6
+    rate = step["rate"]
+    connections = max(1, math.ceil(2 * rate * mean_s))
+    return connections, max(0, round((connections / rate - mean_s) * 1000))
 
 
 def open_p50_at(steps: list[dict], rate: float) -> tuple[float | None, list[float]]:
@@ -402,9 +406,9 @@ def open_p50_at(steps: list[dict], rate: float) -> tuple[float | None, list[floa
     return m, [r]
 
 
-def cross_check(steps: list[dict], point: dict, connections: int, wrk: dict) -> dict:
-    """Compare a closed loop's median (wrk, `connections` chosen from `point` by Little's law) with the open
-    model's median at the throughput wrk actually reached (a closed loop cannot be held to a rate)."""
+def cross_check(steps: list[dict], point: dict, connections: int, wrk: dict, delay_ms: int = 0) -> dict:
+    """Compare a closed loop's median (wrk paced to about `point`'s rate: paced_for) with the open model's median
+    at the throughput wrk actually reached (a closed loop is paced, not held to a rate)."""
     closed_rps = wrk.get("rps") or 0.0
     closed_p50 = (wrk.get("latency_ms") or {}).get("p50")
     open_p50, used = open_p50_at(steps, closed_rps)
@@ -417,6 +421,7 @@ def cross_check(steps: list[dict], point: dict, connections: int, wrk: dict) -> 
         "tool": "wrk",
         "point_rate": point["rate"],
         "connections": connections,
+        "delay_ms": delay_ms,
         "rate": round(closed_rps, 2),
         "closed_rps": round(closed_rps, 2),
         "closed_p50_ms": closed_p50,
@@ -428,7 +433,8 @@ def cross_check(steps: list[dict], point: dict, connections: int, wrk: dict) -> 
         "why": (
             "no median to compare"
             if agree is None
-            else f"medians {closed_p50:g} ms (wrk, {connections} connections, {closed_rps:.0f}/s) and "
+            else f"medians {closed_p50:g} ms (wrk, {connections} connections, {delay_ms} ms apart, "
+            f"{closed_rps:.0f}/s) and "
             f"{open_text} {'agree' if agree else 'differ'} within max({floor:g} ms, {rel:.0%})"
         ),
     }

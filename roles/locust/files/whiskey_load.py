@@ -1025,9 +1025,10 @@ def cmd_capacity(args) -> int:
 
 
 def wrk_cross_check(args, rec: Recorder, steps: list[dict], point: dict, tmp: Path) -> dict:
-    """wrk (closed loop) at about the throughput of a step well below the knee, from this client alone: the two
-    models' medians must agree there (whiskey_capacity.cross_check)."""
-    connections = wcap.connections_for(point)
+    """wrk (closed loop, paced by a delay between a connection's requests) at about the throughput of a step well
+    below the knee, from this client alone: the two models' medians must agree there
+    (whiskey_capacity.cross_check)."""
+    connections, delay_ms = wcap.paced_for(point)
     js = tmp / "cross-check.json"
     argv = [
         args.wrk, "-t1", f"-c{connections}", f"-d{seconds_arg(args.step_time)}", "--latency",
@@ -1035,9 +1036,10 @@ def wrk_cross_check(args, rec: Recorder, steps: list[dict], point: dict, tmp: Pa
         str(args.corpus_size),
     ]  # fmt: skip
     with open(os.devnull, "w") as devnull:
-        rec.run(argv, label="cross-check", env={"WHISKEY_WRK_JSON": str(js)}, stdout=devnull,
+        rec.run(argv, label="cross-check", env={"WHISKEY_WRK_JSON": str(js), "WHISKEY_WRK_DELAY_MS": str(delay_ms)},
+                stdout=devnull,
                 timeout=args.step_time + args.request_timeout + 30)  # fmt: skip
-    doc = wcap.cross_check(steps, point, connections, json.loads(js.read_text()))
+    doc = wcap.cross_check(steps, point, connections, json.loads(js.read_text()), delay_ms)
     print(f"[whiskey-load] cross-check: {doc['why']}", file=sys.stderr, flush=True)
     return doc
 

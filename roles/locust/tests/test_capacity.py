@@ -253,3 +253,17 @@ def test_the_cross_check_compares_medians_at_the_throughput_wrk_reached():
     beyond = cap.cross_check(steps, steps[1], 4, {**wrk, "rps": 600.0})  # past the failing step: nearest pass
     assert beyond["open_rates"] == [200.0] and beyond["open_p50_ms"] == 9.0
     assert cap.cross_check(steps, steps[1], 1, {"rps": 0})["agree"] is None
+
+
+def test_the_closed_loop_is_paced_to_the_steps_rate_by_littles_law():
+    h = cap.Histogram()
+    for _ in range(100):
+        h.add(4000.0)  # 4 ms service
+    step = {"rate": 100.0, "service_histogram": h.to_json()}
+    connections, delay = cap.paced_for(step)
+    # 2 x 100/s x 4 ms = 0.8 -> 1 connection, one request every 10 ms: 4 ms service + 6 ms delay
+    assert (connections, delay) == (1, 6)
+    connections, delay = cap.paced_for({**step, "rate": 1000.0})
+    assert (
+        connections == 8 and delay == 4 and connections / ((4 + delay) / 1000) == pytest.approx(800, rel=0.3)
+    )
