@@ -301,7 +301,8 @@ def runs_count(rs: RunSet) -> str:
 
 
 def terminal_text(rep: RunReport) -> str:
-    lines = [f"whiskey run {rep.runset.run_id}: {len(rep.rows)} rows ({runs_count(rep.runset)})", ""]
+    rows = len(rep.rows) + len(rep.capacity_rows)
+    lines = [f"whiskey run {rep.runset.run_id}: {rows} rows ({runs_count(rep.runset)})", ""]
     if rep.capacity_rows:
         lines += [
             f"Capacity (objective {capacity_objective(rep.capacity_rows)}):",
