@@ -33,6 +33,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ("wrk", "locust")
 ENDPOINTS = {"byId": "/quotes/byId?id={id}", "sayHello": "/quotes/sayHello"}
+# The quote server's manifest, and where the per-endpoint variants are written (same app, one request each).
+QUOTESERVER = ROOT / "app"
+VARIANTS = ROOT / ".cache" / "fidelity"
+
+
+def endpoint_app(endpoint: str, base: Path = VARIANTS) -> Path:
+    """A folder whose whiskey-app.yml is the quote server's with the one request `endpoint` (its source and locks
+    are the quote server's own, by absolute path: the server's venv is not rebuilt between endpoints)."""
+    import yaml
+
+    manifest = yaml.safe_load((QUOTESERVER / "whiskey-app.yml").read_text())
+    manifest["source"] = str(QUOTESERVER)
+    manifest["requirements"] = str(QUOTESERVER / manifest["requirements"])
+    manifest["requests"] = [{"path": ENDPOINTS[endpoint], "weight": 1}]
+    folder = base / endpoint
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "whiskey-app.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return folder
+
+
 AIM_RATIO = 0.9
 # Endpoints where every scenario must reach the ratio; elsewhere a lower ratio is acceptable when it was flagged.
 AIM_STRICT = ("byId",)
@@ -199,7 +219,7 @@ def cmd_run(args) -> int:
             "-e",
             f"run_id={run_id(args.base, driver, endpoint)}",
             "-e",
-            json.dumps({"locust_path": ENDPOINTS[endpoint]}),
+            f"app={endpoint_app(endpoint)}",
             *(["-e", json.dumps({"scenarios": scenarios})] if scenarios else []),
             *args.extra,
         ]

@@ -14,17 +14,29 @@ if ! "$venv/bin/pip-compile" --version 2>/dev/null | grep -q "$PIP_TOOLS_VERSION
   "$venv/bin/pip" install -q "pip-tools==$PIP_TOOLS_VERSION"
 fi
 export CUSTOM_COMPILE_COMMAND="make lock"
+servers=roles/quoteserver/files/servers.in
 # in -> out (the lock each install uses)
 locks=(
-  app/requirements.in:app/requirements.txt                      # the server's app venv (roles/quoteserver)
-  app/requirements-build.in:app/requirements-build.txt          # setuptools/wheel for the source builds
+  "$servers":roles/quoteserver/files/servers.txt                # the WSGI servers under test (every app's venv)
+  roles/quoteserver/files/requirements-build.in:roles/quoteserver/files/requirements-build.txt  # setuptools/wheel for the source builds
+  app/requirements.in:app/requirements.txt                      # the quote server's own runtime (no servers)
   roles/locust/files/requirements.in:roles/locust/files/requirements.txt  # the clients' Locust venv
   report/requirements.in:report/requirements.txt                # whiskey-report on its own
   requirements/controller.in:requirements/controller.txt        # the controller's .venv (everything above)
 )
+# Every example app's lock (examples/<app>/requirements.in -> requirements.txt)
+for in in examples/*/requirements.in; do
+  [ -e "$in" ] && locks+=("$in:${in%.in}.txt")
+done
+# An app's lock is installed together with the servers' lock (one `pip install -r servers.txt -r <app lock>`):
+# the servers' pins constrain every app lock, so a package in both gets the same version and pip never sees a
+# conflict. (A lock of an app outside this repository should do the same: `pip-compile -c servers.in`.)
+is_app_lock() { [[ $1 == app/requirements.in || $1 == examples/*/requirements.in ]]; }
 for pair in "${locks[@]}"; do
   in=${pair%%:*} out=${pair#*:}
-  echo "lock: $in -> $out"
+  constraint=()
+  if is_app_lock "$in"; then constraint=(--constraint "$servers"); fi
+  echo "lock: $in -> $out${constraint:+ (constrained by $servers)}"
   "$venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
-    --resolver=backtracking --output-file "$out" "$in"
+    --resolver=backtracking "${constraint[@]}" --output-file "$out" "$in"
 done

@@ -106,15 +106,15 @@ step "python venv (.venv)"
 # report): every transitive pin with the SHA-256 of each file, so pip refuses a file that is not the pinned one.
 # Build tools first (hash-checked), then everything without build isolation: uWSGI compiles from its sdist with
 # those, and no unchecked build dependency is fetched. `make lock` re-locks after a .in file changes.
-if [ ! -x .venv/bin/python ] || ! cat requirements/controller.txt app/requirements-build.txt | cmp -s - .venv/.requirements 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! cat requirements/controller.txt roles/quoteserver/files/requirements-build.txt | cmp -s - .venv/.requirements 2>/dev/null; then
   rm -rf .venv
   "$PYTHON" -m venv .venv
-  { .venv/bin/pip install -q --require-hashes -r app/requirements-build.txt \
+  { .venv/bin/pip install -q --require-hashes -r roles/quoteserver/files/requirements-build.txt \
     && .venv/bin/pip install -q --require-hashes --no-build-isolation -r requirements/controller.txt; } >"$LOG_DIR/pip.log" 2>&1 \
     || pip_failed "$LOG_DIR/pip.log"
   .venv/bin/pip install -q --no-deps --no-build-isolation -e app -e report >>"$LOG_DIR/pip.log" 2>&1 \
     || die "pip could not install the app and report packages" "read $LOG_DIR/pip.log" "$LOG_DIR/pip.log"
-  cat requirements/controller.txt app/requirements-build.txt > .venv/.requirements
+  cat requirements/controller.txt roles/quoteserver/files/requirements-build.txt > .venv/.requirements
 fi
 done_step "ok: $(.venv/bin/ansible --version 2>/dev/null | sed -n 1p), $(NO_COLOR=1 .venv/bin/molecule --version 2>/dev/null | sed -n 1p | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-40)"
 

@@ -4,6 +4,7 @@ not the pinned one."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -14,14 +15,28 @@ import yaml
 
 from .conftest import ROOT
 
+SERVERS_IN = "roles/quoteserver/files/servers.in"
+SERVERS = "roles/quoteserver/files/servers.txt"
+BUILD = "roles/quoteserver/files/requirements-build.txt"
+# The app locks: each is installed together with the servers' lock (pip install -r servers.txt -r <app lock>)
+APP_LOCKS = {
+    "app/requirements.in": "app/requirements.txt",
+    **{
+        str(p.relative_to(ROOT)): str(p.with_suffix(".txt").relative_to(ROOT))
+        for p in sorted(ROOT.glob("examples/*/requirements.in"))
+    },
+}
 # in -> lock, as scripts/lock.sh makes them
 LOCKS = {
-    "app/requirements.in": "app/requirements.txt",
-    "app/requirements-build.in": "app/requirements-build.txt",
+    SERVERS_IN: SERVERS,
+    "roles/quoteserver/files/requirements-build.in": BUILD,
+    **APP_LOCKS,
     "roles/locust/files/requirements.in": "roles/locust/files/requirements.txt",
     "report/requirements.in": "report/requirements.txt",
     "requirements/controller.in": "requirements/controller.txt",
 }
+# The WSGI servers under test: in whiskey's servers lock, never in an app's
+WSGI_SERVERS = {"gunicorn", "uwsgi", "granian", "waitress"}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
 
@@ -81,6 +96,76 @@ def test_a_lock_agrees_with_its_in_file(source, lock):
         )
 
 
+def requirement_sources() -> set[str]:
+    """Every pip-compile source of the repository: requirements*.in, servers.in, controller.in."""
+    found = set()
+    for top, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in {"node_modules", "results", "build"}]
+        for name in files:
+            if name.endswith(".in") and name.startswith(("requirements", "servers", "controller")):
+                found.add(str((Path(top) / name).relative_to(ROOT)))
+    return found
+
+
+def test_lock_sh_makes_every_lock():
+    """Every requirements .in of the repository is locked by scripts/lock.sh and checked here: the servers', the
+    build tools', the apps' (examples/*/requirements.in by its glob) and the venvs'."""
+    script = (ROOT / "scripts/lock.sh").read_text()
+    assert "examples/*/requirements.in" in script
+    for source, lock in LOCKS.items():
+        if not source.startswith("examples/"):
+            assert source in script and lock in script, f"scripts/lock.sh does not lock {source} -> {lock}"
+    found = requirement_sources()
+    # a fragment another .in includes with -r (app/requirements-dev.in) is locked as part of it
+    included = set()
+    for source in LOCKS:
+        for line in (ROOT / source).read_text().splitlines():
+            if line.startswith("-r "):
+                included.add(
+                    str((ROOT / source).parent.joinpath(line[3:].strip()).resolve().relative_to(ROOT))
+                )
+    missing = found - set(LOCKS) - included
+    assert not missing, f"not locked by scripts/lock.sh nor checked here: {sorted(missing)}"
+    assert SERVERS_IN in found
+    assert any(s.startswith("examples/") for s in found), "no example app lock (examples/*/requirements.in)"
+
+
+def test_the_servers_lock_holds_every_wsgi_server():
+    entries = lock_entries(ROOT / SERVERS)
+    assert WSGI_SERVERS | {"werkzeug"} <= set(entries), sorted(entries)
+
+
+@pytest.mark.parametrize("lock", sorted(APP_LOCKS.values()))
+def test_an_app_lock_holds_no_wsgi_server(lock):
+    """The servers under test come from whiskey's servers lock, so every app is served by the same versions."""
+    servers = WSGI_SERVERS & set(lock_entries(ROOT / lock))
+    assert not servers, f"{lock} pins WSGI servers {sorted(servers)}: they belong to {SERVERS_IN}"
+
+
+@pytest.mark.parametrize("lock", sorted([*APP_LOCKS.values(), BUILD]))
+def test_a_lock_installed_with_the_servers_agrees_with_them(lock):
+    """One pip run installs the servers' lock with an app's (and the build lock into the same venv): a package in
+    both must have the same version and the same hashes, or pip refuses the pair."""
+    servers = lock_entries(ROOT / SERVERS)
+    for name, (version, hashes) in lock_entries(ROOT / lock).items():
+        if name in servers:
+            assert servers[name][0] == version, f"{lock}: {name}=={version}, {SERVERS}: {servers[name][0]}"
+            assert sorted(servers[name][1]) == sorted(hashes), f"{lock} and {SERVERS} hash {name} differently"
+
+
+def test_every_app_manifest_names_a_checked_lock():
+    manifests = sorted(ROOT.glob("examples/*/whiskey-app.yml"))
+    assert manifests, "no example app"
+    for manifest in [ROOT / "app/whiskey-app.yml", *manifests]:
+        if not manifest.exists():
+            continue
+        requirements = yaml.safe_load(manifest.read_text())["requirements"]
+        lock = str((manifest.parent / requirements).relative_to(ROOT))
+        assert lock in APP_LOCKS.values(), (
+            f"{manifest.relative_to(ROOT)}: {lock} is not a lock made by make lock"
+        )
+
+
 def test_locust_lock_is_the_roles_locust_version():
     version = yaml.safe_load((ROOT / "roles/locust/defaults/main.yml").read_text())["locust_version"]
     assert lock_entries(ROOT / "roles/locust/files/requirements.txt")["locust"][0] == version
@@ -104,8 +189,10 @@ def test_every_pip_task_installs_a_lock_with_require_hashes():
     tasks = list(pip_tasks())
     assert len(tasks) >= 4, tasks
     for path, args in tasks:
-        if "requirements" in args:
-            assert "--require-hashes" in args.get("extra_args", ""), f"{path}: {args}"
+        extra = args.get("extra_args", "")
+        # a requirements file, as `requirements:` or as `-r` in extra_args (the servers' lock with the app's)
+        if "requirements" in args or re.search(r"(^|\s)(-r|--requirement)(\s|=)", extra):
+            assert "--require-hashes" in extra, f"{path}: {args}"
         else:
             # the only other install is a local package with its deps locked above: no download at all
             assert "--no-deps" in args["extra_args"] and "--no-build-isolation" in args["extra_args"], (
@@ -123,8 +210,8 @@ def test_setup_installs_only_locks_with_require_hashes():
 
 def test_pip_refuses_a_file_whose_hash_is_not_the_pinned_one(tmp_path):
     """The failure path, with the real pip and PyPI: one hash of the build lock changed -> nothing installed."""
-    lock = (ROOT / "app/requirements-build.txt").read_text()
-    version, hashes = lock_entries(ROOT / "app/requirements-build.txt")["wheel"]
+    lock = (ROOT / BUILD).read_text()
+    version, hashes = lock_entries(ROOT / BUILD)["wheel"]
     tampered = lock
     for h in hashes:
         tampered = tampered.replace(h, "0" * 64)

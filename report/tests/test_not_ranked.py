@@ -140,9 +140,9 @@ def test_warnings_are_grouped_by_kind(lab_judged):
         "client-bound (3 runs: 6/gunicorn/1, 6/nginx-uwsgi/1, 6/waitress/1): the load generator, not the server, "
         f"set the pace: invalid, not ranked; {details}"
     )
-    (es,) = [line for line in w if line.startswith("Elasticsearch unhealthy")]
+    (es,) = [line for line in w if line.startswith("a backend unhealthy")]
     assert es == (
-        "Elasticsearch unhealthy (1 run: 6/nginx-werkzeug/1): invalid, not ranked; after the run: Elasticsearch "
+        "a backend unhealthy (1 run: 6/nginx-werkzeug/1): invalid, not ranked; after the run: Elasticsearch "
         "was not healthy (cluster health is red)"
     )
     # Every run lacks probe-before.json: one line for all 11 (the messages the runs share said once).

@@ -62,6 +62,10 @@ def _messages(doc: dict, kind: str) -> list[str]:
 def test_the_real_run_is_valid_and_its_status_is_what_the_verdict_says():
     for run in sorted(FIX_R.glob("2/*/*")):
         doc = judge(run, json.loads((run / "context.json").read_text()))
+        # The status the verdict wrote then, only extended since: each probe summary's backends and health.
+        for when in ("before", "after"):
+            added = {key: doc["probe"][when].pop(key) for key in ("backends", "health_ok")}
+            assert added == {"backends": {"elasticsearch": None}, "health_ok": None}
         assert doc == json.loads((run / "status.json").read_text()), run
         assert doc["status"] == doc["verdict"] == "valid" and doc["reasons"] == []
         agg = _aggregated(run / "locust_stats.csv")
@@ -283,6 +287,163 @@ def test_probe_request_not_200_or_wrong_quote(tmp_path):
     ]
 
 
+def _app_probe(doc: dict, **sections) -> dict:
+    """A probe document of an app of a manifest (the CPU-bound example: no backends, answer checks by path),
+    made from the fixture's: its program and processes, and `sections` (backends, health, request, ...)."""
+    app = {k: doc[k] for k in ("at", "program", "processes") if k in doc}
+    app["backends"] = []
+    app["health"] = {"path": "/health", "status": 200, "ok": True, "error": None, "elapsed_ms": 1.2}
+    app["request"] = {
+        "ok": True,
+        "checks": [
+            {"path": "/work?n=20000", "status": 200, "ok": True, "error": None, "elapsed_ms": 9.5},
+            {"path": "/hello", "status": 200, "ok": True, "error": None, "elapsed_ms": 0.8},
+        ],
+    }
+    return {**app, **sections}
+
+
+def _set_app_probes(run: Path, **after) -> None:
+    """Both probes of the app, the one after the run with `after`'s sections."""
+    before = _app_probe(_probe(run, "before"))
+    _set_probe(run, "before", before)
+    _set_probe(run, "after", _app_probe(_probe(run, "after"), **after))
+
+
+def test_an_app_without_backends_is_valid_without_a_backend_warning(tmp_path):
+    run, ctx = _r(tmp_path)
+    _set_app_probes(run)
+    doc = judge(run, ctx)
+    assert doc["verdict"] == "valid" and doc["reasons"] == []
+    assert doc["warnings"] == []  # the fixture's probes lacked the elasticsearch section: the app has none
+    summary = doc["probe"]["after"]
+    assert summary["backends"] == {} and summary["health_ok"] is True and summary["request_ok"] is True
+    assert summary["elasticsearch"] is None and summary["elasticsearch_ok"] is None
+    assert summary["request_status"] == [200, 200]
+
+
+def test_every_backend_of_the_app_is_checked_by_its_name(tmp_path):
+    run, ctx = _r(tmp_path)
+    down = {"ok": False, "status": None, "error": "GET http://127.0.0.1:6380/ping: connection refused"}
+    _set_app_probes(
+        run,
+        backends=["elasticsearch", "redis", "cache"],
+        elasticsearch={"ok": False, "status": "red", "error": "cluster health is red"},
+        redis=down,
+        cache={"ok": True, "status": 204, "error": None},
+    )
+    doc = judge(run, ctx)
+    assert doc["verdict"] == "invalid" and _kinds(doc) == ["backend", "backend"]
+    assert _messages(doc, "backend") == [
+        "after the run: Elasticsearch was not healthy (cluster health is red)",
+        "after the run: backend redis was not healthy (GET http://127.0.0.1:6380/ping: connection refused)",
+    ]
+    assert doc["probe"]["after"]["backends"] == {"elasticsearch": False, "redis": False, "cache": True}
+    assert (
+        doc["probe"]["after"]["elasticsearch"] == "red" and doc["probe"]["after"]["elasticsearch_ok"] is False
+    )
+    # A listed backend without its section: not checked (a warning); without `ok`, an http status decides.
+    _set_app_probes(run, backends=["redis", "cache"], cache={"status": 503})
+    doc = judge(run, ctx)
+    assert _messages(doc, "backend") == ["after the run: backend cache was not healthy (status 503)"]
+    assert {
+        "kind": "probe",
+        "message": "probe-after.json has no redis section: the backend was not checked",
+    } in doc["warnings"]
+    assert doc["probe"]["after"]["backends"] == {"redis": None, "cache": False}
+
+
+def test_backend_problem_of_old_and_new_documents():
+    from whiskey_report.verdict import backend_problem
+
+    es_red = {"ok": False, "status": "red", "error": "cluster health is red"}
+    # An older probe: its elasticsearch section, whatever else the document holds.
+    assert (
+        backend_problem({"elasticsearch": es_red}) == "Elasticsearch was not healthy (cluster health is red)"
+    )
+    assert backend_problem({"request": {}}) == ""
+    # The app's backends: only those listed; none listed is no problem.
+    assert backend_problem({"backends": [], "elasticsearch": es_red}) is None
+    assert backend_problem({"backends": ["search"], "search": {"status": "yellow"}}) is None
+    assert backend_problem({"backends": ["search"], "search": {"status": "red"}}) == (
+        "backend search was not healthy (status 'red')"
+    )
+    assert backend_problem({"backends": ["a", "b"], "a": {"ok": True}}) == ""
+
+
+def test_the_app_s_checks_are_named_by_their_path(tmp_path):
+    run, ctx = _r(tmp_path)
+    request = {
+        "ok": False,
+        "checks": [
+            {
+                "path": "/work?n=20000",
+                "status": 500,
+                "ok": False,
+                "error": "GET http://127.0.0.1:19999/work?n=20000: HTTP 500 (internal: the work failed)",
+                "elapsed_ms": 3.0,
+            },
+            {"path": "/hello", "status": 204, "ok": True, "error": None, "elapsed_ms": 0.5},
+            {
+                "path": "/items/17",
+                "status": None,
+                "ok": False,
+                "error": "GET http://127.0.0.1:19999/items/17: timed out after 5 s",
+                "elapsed_ms": 5000.1,
+            },
+        ],
+    }
+    _set_app_probes(run, request=request)
+    doc = judge(run, ctx)
+    assert doc["verdict"] == "invalid" and _kinds(doc) == ["request"]
+    assert _messages(doc, "request") == [
+        "after the run: /work?n=20000 answered 500, not 2xx (GET http://127.0.0.1:19999/work?n=20000: HTTP 500 "
+        "(internal: the work failed)); /items/17 got no answer (GET http://127.0.0.1:19999/items/17: timed out "
+        "after 5 s)"
+    ]
+    assert doc["probe"]["after"]["request_ok"] is False
+    assert doc["probe"]["after"]["request_status"] == [500, 204, None]
+
+
+def test_a_health_path_that_does_not_answer_200_is_a_request_reason(tmp_path):
+    run, ctx = _r(tmp_path)
+    health = {
+        "path": "/health",
+        "status": 404,
+        "ok": False,
+        "error": "GET http://127.0.0.1:19999/health: HTTP 404 (no such page)",
+        "elapsed_ms": 1.0,
+    }
+    _set_app_probes(run, health=health)
+    doc = judge(run, ctx)
+    assert doc["verdict"] == "invalid" and _kinds(doc) == ["request"]
+    assert _messages(doc, "request") == [
+        "after the run: the health path /health answered 404, not 200 (GET http://127.0.0.1:19999/health: HTTP "
+        "404 (no such page))"
+    ]
+    assert doc["probe"]["after"]["health_ok"] is False and doc["probe"]["after"]["request_ok"] is True
+    _set_app_probes(
+        run, health={**health, "status": None, "error": "GET http://x/health: connection refused"}
+    )
+    assert _messages(judge(run, ctx), "request") == [
+        "after the run: the health path /health got no answer (GET http://x/health: connection refused)"
+    ]
+    # No health path probed (null, as without --health, or an older probe without the key): not checked.
+    _set_app_probes(run, health=None)
+    doc = judge(run, ctx)
+    assert doc["verdict"] == "valid" and doc["probe"]["after"]["health_ok"] is None
+
+
+def test_a_probe_that_checked_no_answer_never_makes_a_valid_run(tmp_path):
+    run, ctx = _r(tmp_path)
+    for request in ({"ok": True, "checks": []}, {"ok": False, "checks": []}, {"ok": True}):
+        _set_app_probes(run, request=request)
+        doc = judge(run, ctx)
+        assert doc["verdict"] == "invalid" and _messages(doc, "request") == [
+            "after the run: the probe checked none of the app's answers (no check in its request section)"
+        ]
+
+
 def test_dead_worker_replaced_during_the_run(tmp_path):
     """gunicorn replaces a worker that dies: the program's pid stays, one pid of the tree changes."""
     run, ctx = _r(tmp_path)
@@ -343,8 +504,8 @@ def test_missing_or_unreadable_probe(tmp_path):
     assert doc["verdict"] == "valid" and doc["probe"]["before"] is None
     assert {
         "kind": "probe",
-        "message": "no probe-before.json: Elasticsearch, the request and the server's processes were not checked "
-        "before the run",
+        "message": "no probe-before.json: the backends, the app's answers and the server's processes were not "
+        "checked before the run",
     } in doc["warnings"]
     (run / "probe-after.json").write_text('{"at": "2026-')
     doc = judge(run, ctx)

@@ -43,7 +43,9 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         env = os.environ if environ is None else environ
-        threads = _int(env, "QUOTESERVER_THREADS", DEFAULT_THREADS)
+        # QUOTESERVER_THREADS, else WHISKEY_THREADS: what whiskey exports to every app it serves (the threads of
+        # one process that may run the app at once)
+        threads = _int(env, "QUOTESERVER_THREADS", _int(env, "WHISKEY_THREADS", DEFAULT_THREADS))
         return cls(
             es_url=env.get("QUOTESERVER_ES_URL", DEFAULT_ES_URL).strip() or DEFAULT_ES_URL,
             index=env.get("QUOTESERVER_INDEX", DEFAULT_INDEX).strip() or DEFAULT_INDEX,

@@ -248,7 +248,7 @@ GROUPS = {
     "unfinished": ("UNFINISHED", "no status.json, not ranked (re-run bench.yml with the same run_id)"),
     "not-run": ("NOT RUN", "in run.json's plan, no folder"),
     "reason:errors": ("too many failed requests", "invalid, not ranked"),
-    "reason:backend": ("Elasticsearch unhealthy", "invalid, not ranked"),
+    "reason:backend": ("a backend unhealthy", "invalid, not ranked"),
     "reason:request": ("the probe's request failed", "invalid, not ranked"),
     "reason:processes": ("server restarted or workers died", "invalid, not ranked"),
     "reason:results": ("results failed their sanity checks", "invalid, not ranked"),

@@ -142,6 +142,80 @@ def collectors(rs: RunSet) -> str:
     return text
 
 
+# Results of a whiskey that did not name apps: the app under test was always the quote server.
+ORIGINAL_APP = (
+    "quoteserver (the quote server of the original experiment: Flask + Elasticsearch, GET /quotes/byId?id=N; "
+    "recorded before whiskey named apps)"
+)
+
+
+def _app(meta: dict) -> dict | None:
+    """run.json's "app" (None when the results are older than apps)."""
+    return meta.get("app")
+
+
+def app_under_test(meta: dict) -> str:
+    """Which app was measured, in one line (run.json's "app"), e.g. "cpu-bound 1.0.0 (commit 1a2b3c4, sha256
+    9f86d081884c), wsgi cpubound.wsgi:app; requests: /work?n=20000 ×3, /hello ×1; backends: none"."""
+    app = _app(meta)
+    if app is None:
+        return ORIGINAL_APP
+    if not isinstance(app, dict):
+        return f"unknown (run.json's app is not an object: {_excerpt(json.dumps(app), 80)})"
+    ident = [f"commit {app['commit']}" if app.get("commit") else "not in git"]
+    if app.get("digest"):
+        ident.append(f"sha256 {str(app['digest'])[:12]}")
+    head = app_label(meta)
+    requests = [
+        f"{r.get('path', '?')} ×{r.get('weight', 1)}"
+        for r in app.get("requests") or []
+        if isinstance(r, dict)
+    ]
+    if not requests:
+        requests = [f"its locustfile {app['locustfile']}" if app.get("locustfile") else "none recorded"]
+    backends = [str(b) for b in app.get("backends") or []]
+    return (
+        f"{head} ({', '.join(ident)}), wsgi {app.get('wsgi') or '?'}; requests: {', '.join(requests)}; "
+        f"backends: {', '.join(backends) or 'none'}"
+    )
+
+
+def app_label(meta: dict) -> str:
+    """Name and version of the app under test ("quoteserver" for results older than apps)."""
+    app = _app(meta)
+    if app is None:
+        return "quoteserver"
+    if not isinstance(app, dict):
+        return "unknown"
+    return " ".join(str(x) for x in (app.get("name") or "unnamed", app.get("version")) if x)
+
+
+def app_items(meta: dict) -> list[tuple[str, str]]:
+    """The run metadata's lines about the app under test."""
+    app = _app(meta)
+    items = [("app under test", app_under_test(meta))]
+    if isinstance(app, dict):
+        items += [
+            ("app digest", f"sha256 {app.get('digest') or '?'} (its packed source and manifest)"),
+            ("app health path", str(app.get("health") or "?")),
+        ]
+        if app.get("verify"):
+            items.append(("app answer check", f"{app['verify']} (the probe's built-in check)"))
+    return items
+
+
+def other_app(meta: dict) -> str | None:
+    """The measured app's name when it is not the original's quote server (whose results the original's
+    conclusions are about); None for the quote server, older results and an unreadable app."""
+    app = _app(meta)
+    name = app.get("name") if isinstance(app, dict) else None
+    return None if name in (None, "quoteserver") else app_label(meta)
+
+
+def _excerpt(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _kv(d: dict | None) -> list[tuple[str, str]]:
     out = []
     for k, v in (d or {}).items():
@@ -198,6 +272,7 @@ def write_html(rep: RunReport, figs: list[tuple[str, Path]]) -> Path:
             "whiskey commit",
             f"{meta.get('whiskey_commit', '?')}{' (dirty)' if meta.get('whiskey_dirty') else ''}",
         ),
+        *app_items(meta),
         ("telemetry collector", collectors(rs)),
         ("runs", runs_count(rs)),
     ]
@@ -208,6 +283,9 @@ def write_html(rep: RunReport, figs: list[tuple[str, Path]]) -> Path:
             title=f"whiskey: which WSGI setup? Run {rs.run_id}",
             subtitle=f"{len(rep.rows)} summary rows from {len(rs.runs)} run folders ({runs_count(rs)}). "
             f"Ranked on {desc}, valid runs only.",
+            app=app_under_test(meta),
+            app_label=app_label(meta),
+            other_app=other_app(meta),
             warnings=rep.warnings,
             headlines=[f for f in rep.findings if f.kind == "headline"],
             significance=[f for f in rep.findings if f.kind == "significance"],
@@ -249,6 +327,8 @@ def build(run_dir: Path, out_dir: Path | None = None, figures: bool = True, html
     rep.out_dir.mkdir(parents=True, exist_ok=True)
     extra = {
         "run_id": rep.runset.run_id,
+        "app": _app(rep.runset.meta),
+        "app_under_test": app_under_test(rep.runset.meta),
         "generated_by": f"whiskey-report {__version__}",
         "window": WINDOW_NOTE,
         "telemetry_collector": collectors(rep.runset),
@@ -302,7 +382,11 @@ def runs_count(rs: RunSet) -> str:
 
 def terminal_text(rep: RunReport) -> str:
     rows = len(rep.rows) + len(rep.capacity_rows)
-    lines = [f"whiskey run {rep.runset.run_id}: {rows} rows ({runs_count(rep.runset)})", ""]
+    lines = [
+        f"whiskey run {rep.runset.run_id}: {rows} rows ({runs_count(rep.runset)})",
+        f"App under test: {app_under_test(rep.runset.meta)}",
+        "",
+    ]
     if rep.capacity_rows:
         lines += [
             f"Capacity (objective {capacity_objective(rep.capacity_rows)}):",

@@ -14,8 +14,11 @@ Verdicts
   invalid  measured, but not a result: `reasons` lists why, as {"kind", "message"} (one line naming numbers):
              errors     the window's error ratio is over thresholds.max_error_pct (any throughput level; not in
                         the capacity profile, whose objective has its own error limit);
-             backend    probe-before.json / probe-after.json: Elasticsearch was not healthy;
-             request    the probe's real request (/quotes/byId of a known id) did not answer 200 with the quote;
+             backend    probe-before.json / probe-after.json: a backend the app needs was not healthy (the
+                        quote server's: Elasticsearch);
+             request    the probe's real requests failed: the app's health path did not answer 200, or an answer
+                        check failed (a request of the app did not answer 2xx; the quote server's /quotes/byId
+                        of a known id did not answer 200 with its quote), or the probe checked no answer at all;
              processes  the scenario's server restarted (supervisor pid changed, or not RUNNING after) or
                         worker processes died during the run (pids of probe-before missing from probe-after);
              results    the driver's files fail their sanity checks (loader.read_history / check_totals /
@@ -79,19 +82,34 @@ The context (CONTEXT.json, written by the loop, roles/bench; every key optional,
                                    without them RUN_DIR/context.json), so the loop hands over everything in one call
 
 The probe files: RUN_DIR/probe-before.json and probe-after.json, written by roles/bench/files/whiskey_probe.py
-just before and just after the load (its docstring is the reference; all keys are read leniently):
+just before and just after the load (its docstring is the reference; all keys are read leniently). The quote
+server's:
   {"at": "2026-11-24T23:54:40.123Z",
+   "backends": ["elasticsearch"],
    "elasticsearch": {"ok": true, "status": "green", "error": null},
+   "health": {"path": "/quotes/sayHello", "status": 200, "ok": true, "error": null, "elapsed_ms": 1.9},
    "request": {"ok": true, "checks": [{"id": 17, "status": 200, "ok": true, "error": null, "elapsed_ms": 4.2}]},
    "program": {"name": "quoteserver-gunicorn", "state": "RUNNING", "pid": 4242, "ok": true, "error": null},
    "processes": {"pids": [4242, 4250, 4251], "count": 3}}
-  backend    elasticsearch.ok false (or, without `ok`, a status other than green/yellow, or an error);
-  request    a check that is not ok: no answer, an answer other than 200, or a 200 without the quote that
-             Elasticsearch holds for the id;
+  an app without backends: "backends": [] and no backend section; its answer checks are named by path:
+   "request": {"ok": false, "checks": [{"path": "/work?n=20000", "status": 500, "ok": false, "error": "...",
+                                        "elapsed_ms": 3.1}]}
+  backend    a section of `backends` (each named by the list; without the list, a probe of an older whiskey:
+             the elasticsearch section) not ok (or, without `ok`, an error, or a status other than green,
+             yellow or 2xx). Messages: "Elasticsearch was not healthy (...)" for the one named elasticsearch,
+             "backend <name> was not healthy (...)" for any other;
+  request    health.ok false (health null or missing: no health path was probed): "the health path /health
+             answered 404, not 200 (...)"; a check that is not ok: one with a "path" (the app's request) got no
+             answer or answered other than 2xx ("/work?n=20000 answered 500, not 2xx (...)"), one with an "id"
+             (the quote server) got no answer, an answer other than 200, or a 200 without the quote that
+             Elasticsearch holds for the id ("/quotes/byId?id=17 answered 503, not 200 (...)"); a request
+             section without any check (nothing tells that the app answers);
   processes  program.state not RUNNING before or after; program.pid changed (a restart); pids of the probe
              before missing after (dead workers; the pids new after are counted as their replacements).
   A missing probe file, or a section missing from it, is a `probe` warning (not checked); an unreadable one is
-  a `results` reason.
+  a `results` reason. status.json's `probe` summarises each file: at, elasticsearch (its status) and
+  elasticsearch_ok (null without that section), backends ({name: ok, null when its section is missing}),
+  health_ok (null without a health section), request_ok, request_status, program_state, program_pid, processes.
 """
 
 import csv
@@ -623,7 +641,7 @@ class _Judgement:
         if not p.exists():
             self.warn(
                 "probe",
-                f"no probe-{when}.json: Elasticsearch, the request and the server's processes were not "
+                f"no probe-{when}.json: the backends, the app's answers and the server's processes were not "
                 f"checked {when} the run",
             )
             return None
@@ -640,13 +658,10 @@ class _Judgement:
         for when, doc in (("before", before), ("after", after)):
             if doc is None:
                 continue
-            for kind, check, section, what in (
-                ("backend", backend_problem, "elasticsearch", "the backend"),
-                ("request", request_problem, "request", "the real request"),
-            ):
-                problem = check(doc)
+            for kind, section, problem in probe_checks(doc):
                 if problem == "":
-                    self.warn("probe", f"probe-{when}.json has no {section} section: {what} was not checked")
+                    what = "the backend was" if kind == "backend" else "the app's answers were"
+                    self.warn("probe", f"probe-{when}.json has no {section} section: {what} not checked")
                 elif problem:
                     self.reason(kind, f"{when} the run: {problem}")
         reasons, warns = process_problems(before, after)
@@ -748,45 +763,98 @@ def _line(text, limit: int = 200) -> str:
     return " ".join(str(text).split())[:limit]
 
 
-def backend_problem(doc: dict) -> str | None:
-    """None: Elasticsearch healthy; "": not checked (no section); else what was wrong."""
-    es = _section(doc, "elasticsearch")
-    if es is None:
+def backend_checks(doc: dict) -> list[tuple[str, str | None]]:
+    """(backend, problem) of every backend a probe document covers: the names of its "backends" list (the app's
+    backends, each a section under its name; none for an app without backends), else (a probe of an older
+    whiskey) its "elasticsearch" section. problem: None healthy, "" not checked (no section), else what was
+    wrong."""
+    names = doc.get("backends")
+    names = [str(n) for n in names] if isinstance(names, list) else ["elasticsearch"]
+    return [(name, _backend_problem(name, _section(doc, name))) for name in names]
+
+
+def _backend_problem(name: str, section: dict | None) -> str | None:
+    if section is None:
         return ""
-    status, error = es.get("status"), es.get("error")
-    healthy = es["ok"] is True if "ok" in es else (not error and str(status).lower() in HEALTHY_ES)
+    status, error = section.get("status"), section.get("error")
+    if "ok" in section:
+        healthy = section["ok"] is True
+    else:  # a hand-written section: Elasticsearch's cluster health, or an http backend's status
+        healthy = not error and (str(status).lower() in HEALTHY_ES or _is_2xx(status))
     if healthy:
         return None
-    if error:
-        return f"Elasticsearch was not healthy ({_line(error)})"
-    return f"Elasticsearch's cluster health was {status!r} (healthy: {' or '.join(HEALTHY_ES)})"
+    if name == "elasticsearch":  # the quote server's Elasticsearch
+        if error:
+            return f"Elasticsearch was not healthy ({_line(error)})"
+        return f"Elasticsearch's cluster health was {status!r} (healthy: {' or '.join(HEALTHY_ES)})"
+    return f"backend {name} was not healthy ({_line(error or f'status {status!r}')})"
+
+
+def backend_problem(doc: dict) -> str | None:
+    """None: every backend healthy (also for an app without backends); "": not checked (a section is missing);
+    else what was wrong."""
+    found = backend_checks(doc)
+    bad = [problem for _, problem in found if problem]
+    if bad:
+        return "; ".join(bad)
+    return "" if any(problem == "" for _, problem in found) else None
+
+
+def _is_2xx(code) -> bool:
+    return isinstance(code, int) and not isinstance(code, bool) and 200 <= code < 300
+
+
+def _answer_problem(what: str, check: dict, wanted: str, good, but: str) -> str:
+    """One line for a failed check of `what`: no answer, a status other than `wanted`, or a good status that
+    failed the check (`but`)."""
+    code, error = check.get("status"), check.get("error")
+    if code is None:
+        return f"{what} got no answer ({_line(error or 'no error given', 160)})"
+    if not good(code):
+        return f"{what} answered {code}, not {wanted}" + (f" ({_line(error, 160)})" if error else "")
+    return f"{what} answered {code} but {but} ({_line(error or 'no error given', 160)})"
+
+
+def health_problem(doc: dict) -> str | None:
+    """None: the app's health path answered 200, or was not probed (null or no section: the probe was not given
+    one, or is older); else what failed."""
+    health = _section(doc, "health")
+    if health is None or health.get("ok") is True:
+        return None
+    what = f"the health path {health.get('path') or '?'}"
+    return _answer_problem(what, health, "200", lambda code: code == 200, "its answer could not be read")
 
 
 def request_problem(doc: dict) -> str | None:
-    """None: every check answered 200 with the quote Elasticsearch holds; "": not checked; else what failed."""
+    """None: every answer check passed; "": not checked (no request section); else what failed. A check with a
+    "path" (--check: the app's request answers 2xx) is named by its path; one with an "id" (--verify quotes: the
+    quote server answers 200 with the quote Elasticsearch holds) by /quotes/byId?id=N. No check at all is a
+    problem: nothing then tells that the app answers."""
     req = _section(doc, "request")
     if req is None:
         return ""
     checks = [c for c in req.get("checks") or [] if isinstance(c, dict)]
     if not checks:
-        return None if req.get("ok") is True else "the probe made no request"
+        return "the probe checked none of the app's answers (no check in its request section)"
     bad = []
     for c in checks:
         if c.get("ok") is True:
             continue
-        what = f"/quotes/byId?id={c.get('id')}"
-        code, error = c.get("status"), c.get("error")
-        if code is None:
-            bad.append(f"{what} got no answer ({_line(error or 'no error given', 160)})")
-        elif code != 200:
-            bad.append(f"{what} answered {code}, not 200" + (f" ({_line(error, 160)})" if error else ""))
+        if "path" in c:
+            bad.append(_answer_problem(str(c["path"]), c, "2xx", _is_2xx, "its answer could not be read"))
         else:
-            bad.append(
-                f"{what} answered 200 but not with its quote ({_line(error or 'no error given', 160)})"
-            )
+            what = f"/quotes/byId?id={c.get('id')}"
+            bad.append(_answer_problem(what, c, "200", lambda code: code == 200, "not with its quote"))
     if not bad and req.get("ok") is False:
         bad.append("the probe's request check failed")
     return "; ".join(bad) if bad else None
+
+
+def probe_checks(doc: dict) -> list[tuple[str, str, str | None]]:
+    """(reason kind, section, problem) of every check of one probe document, in order: each backend, the app's
+    health path, its answer checks. problem: None fine, "" not checked (no section), else the message."""
+    out: list[tuple[str, str, str | None]] = [("backend", name, p) for name, p in backend_checks(doc)]
+    return [*out, ("request", "health", health_problem(doc)), ("request", "request", request_problem(doc))]
 
 
 def _pids(doc: dict | None) -> set[int] | None:
@@ -846,12 +914,14 @@ def probe_summary(doc: dict) -> dict:
     prog = _section(doc, "program") or {}
     req = _section(doc, "request") or {}
     pids = _pids(doc)
-    backend = backend_problem(doc)
+    es_problem = _backend_problem("elasticsearch", _section(doc, "elasticsearch"))
     request = request_problem(doc)
     return {
         "at": doc.get("at"),
         "elasticsearch": es.get("status") if es else None,
-        "elasticsearch_ok": None if backend == "" else backend is None,
+        "elasticsearch_ok": None if es_problem == "" else es_problem is None,
+        "backends": {name: None if p == "" else p is None for name, p in backend_checks(doc)},
+        "health_ok": None if _section(doc, "health") is None else health_problem(doc) is None,
         "request_ok": None if request == "" else request is None,
         "request_status": [c.get("status") for c in req.get("checks") or [] if isinstance(c, dict)],
         "program_state": prog.get("state"),

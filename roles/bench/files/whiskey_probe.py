@@ -2,52 +2,96 @@
 """whiskey's probe of the server under test (standard library only, Python >= 3.11).
 
 Run on the server host before and after each measured run. It looks at the scenario as the client and the
-operator would: is Elasticsearch healthy, does the scenario's public URL answer /quotes/byId with the quote
-that Elasticsearch holds, is the supervisor program RUNNING, and which processes make it up. Comparing the
-document printed before a run with the one printed after it tells whether the server stayed up and whole: the
-supervisor programs restart a server that exits and every multi-process server replaces a dead worker, so a
-crash does not leave the scenario down; it shows here as a changed program pid or a changed list of pids (no
-server recycles its workers on its own during a run). The comparison itself is the report's job.
+operator would: are the backends the app needs healthy, does the app's health path answer, do its requests
+answer (for the quote server: with the quote that Elasticsearch holds), is the supervisor program RUNNING, and
+which processes make it up. Comparing the document printed before a run with the one printed after it tells
+whether the server stayed up and whole: the supervisor programs restart a server that exits and every
+multi-process server replaces a dead worker, so a crash does not leave the scenario down; it shows here as a
+changed program pid or a changed list of pids (no server recycles its workers on its own during a run). The
+comparison itself is the report's job (report/src/whiskey_report/verdict.py).
 
 Usage:
   whiskey_probe.py --url http://<server address>:<scenario port> --program <supervisor program name>
-                   (--ids 17,4242 | --corpus-size N [--seed S])
-                   [--es-url http://127.0.0.1:9200] [--index quotes]
+                   [--health PATH] [--check PATH]... [--verify quotes [--es-url URL] [--index NAME]]
+                   [--backend NAME=KIND:URL]...
+                   [--ids 17,4242 | --corpus-size N [--seed S]]
                    [--supervisorctl supervisorctl] [--timeout 5]
 
   --url            the scenario's public URL, as the client reaches it (nginx's port for nginx scenarios)
-  --program        the scenario's supervisor program (quoteserver-<scenario>)
-  --ids            known ids to fetch, comma-separated
+  --program        the scenario's supervisor program (e.g. quoteserver-<scenario>)
+  --health PATH    the app's health path (its manifest's `health`, e.g. /health): GET <url>PATH must answer 200
+  --check PATH     repeatable: one of the app's requests (a path of its manifest's `requests`, e.g.
+                   "/work?n=20000"): GET <url>PATH must answer 2xx with a body that could be read. "{id}" in PATH
+                   stands for an id: a path holding it is checked once per id (--ids / --corpus-size; every {id}
+                   of the path replaced by that id), a path without it once. No other {placeholder} is allowed.
+  --verify quotes  the built-in answer check of the quote server (its manifest's `verify: quotes`): for every id,
+                   GET <url>/quotes/byId?id=N&format=json must answer 200 with the quote Elasticsearch holds
+  --es-url         with --verify quotes: Elasticsearch as the app reaches it (default http://127.0.0.1:9200)
+  --index          with --verify quotes: the quotes index (default quotes)
+  --backend NAME=KIND:URL
+                   repeatable: a backend the app needs, probed into the top-level section NAME (letters, digits,
+                   '.', '_', '-'; not one of the document's own keys: at, backends, health, request, program,
+                   processes). KIND `elasticsearch`: GET URL/_cluster/health must be green or yellow; KIND `http`:
+                   GET URL (as given, path included) must answer 2xx. E.g.
+                   --backend elasticsearch=elasticsearch:http://127.0.0.1:9200 --backend cache=http:http://127.0.0.1:8500/ok
+  --ids            known ids, comma-separated: what --verify quotes and a --check path with {id} ask for
   --corpus-size    instead of --ids: two distinct ids drawn from 1..N by random.Random(S).sample (S: --seed,
-                   default 0), the same for the same N and S, so the before and after probes ask for the same
-  --es-url         Elasticsearch as the app reaches it (default http://127.0.0.1:9200)
-  --index          the quotes index (default quotes)
+                   default 0), the same for the same N and S, so the before and after probes ask for the same.
+                   Needed by --verify quotes and by a --check path with {id}; unused (allowed) otherwise
   --supervisorctl  the supervisorctl command, split like a shell would (e.g. "supervisorctl -c /etc/s.conf")
   --timeout        seconds for every network call and every supervisorctl call (default 5); urllib applies it
                    to each socket operation (connect, each read)
 
-Output: ONE JSON document on stdout, e.g.
+  At least one answer check, --check or --verify, is required: a probe that asked nothing about the app's
+  answers cannot say that the app answers, so a document whose request section has no check never comes out of
+  it (and the verdict does not take one for a working app).
+
+  Compatibility: with none of --health, --check, --verify and --backend, the probe reads its arguments as the
+  bench role of an earlier whiskey sends them (`--es-url U --index I --corpus-size N --seed S --url ...
+  --program ...`, the quote server): as `--verify quotes --backend elasticsearch=elasticsearch:U`. That gives
+  the document it gave before, with the two new keys "backends": ["elasticsearch"] and "health": null.
+
+Output: ONE JSON document on stdout, e.g. (the quote server, --health /quotes/sayHello --verify quotes
+--backend elasticsearch=elasticsearch:http://127.0.0.1:9200)
 {"at": "<UTC ISO Z>",
+ "backends": ["elasticsearch"],
  "elasticsearch": {"ok": bool, "status": "green|yellow|red|null", "error": str|null},
+ "health": {"path": "/quotes/sayHello", "status": 200, "ok": bool, "error": str|null, "elapsed_ms": float},
  "request": {"ok": bool, "checks": [{"id": 17, "status": 200, "ok": bool, "error": str|null, "elapsed_ms": float}]},
  "program": {"name": str, "state": "RUNNING|STOPPED|FATAL|BACKOFF|...|null", "pid": int|null, "ok": bool,
              "error": str|null},
  "processes": {"pids": [sorted ints: the program's pid and all its descendants], "count": int}}
+and for a CPU-bound app without backends (--health /health --check "/work?n=20000" --check /hello):
+ "backends": [], "health": {...}, "request": {"ok": bool, "checks": [
+   {"path": "/work?n=20000", "status": 200, "ok": bool, "error": str|null, "elapsed_ms": float},
+   {"path": "/hello", ...}]}
 
   at             when the probe started, UTC, e.g. "2026-05-04T09:30:12.345Z".
-  elasticsearch  GET <es-url>/_cluster/health. ok: it answered and its status is green or yellow (a single node
-                 with replicas stays yellow; red means a primary shard is missing). status null when it did not
-                 answer; error says why (refused, timed out, HTTP status, not JSON, red).
-  request        one check per id: GET <url>/quotes/byId?id=N&format=json (Accept: application/json). A check
-                 is ok when the answer is 200 AND it holds the quote that Elasticsearch holds for N
-                 (GET <es-url>/<index>/_doc/N -> _source.quote and _source.author): the JSON answer's id, quote
-                 and author must be equal; an HTML answer must contain the quote's text (the page is unescaped
-                 before comparing, so any HTML escaping of the text compares equal). status: the HTTP status,
-                 null when there was no answer (refused, timed out, reset); elapsed_ms: wall time of the request
-                 to <url>, until its body was read or it failed; error: why the check failed (the app's error
-                 message for a 503, the differing text for a wrong quote, Elasticsearch's failure when the
-                 expected quote could not be read), null when ok. request.ok: every check ok (false when there
-                 is none).
+  backends       the names of --backend, in their order ([] without --backend); each has its own section:
+  <name>         kind elasticsearch: GET <url>/_cluster/health -> {"ok", "status", "error"}. ok: it answered and
+                 its status is green or yellow (a single node with replicas stays yellow; red means a primary
+                 shard is missing). status: the cluster's status, null when it did not answer; error says why
+                 (refused, timed out, HTTP status, not JSON, red).
+                 kind http: GET <url> -> {"ok", "status", "error"}. ok: it answered 2xx. status: the HTTP status,
+                 null when there was no answer; error says why (refused, timed out, the status and the answer's
+                 first line), null when ok.
+  health         null without --health. GET <url><path>: ok when it answered 200. status: the HTTP status, null
+                 when there was no answer; error: why not ok (refused, timed out, the status and the app's
+                 message); elapsed_ms: wall time of the request until its body was read or it failed.
+  request        the answer checks, in order: --verify quotes' (one per id), then every --check (one per id when
+                 its path holds {id}). request.ok: every check ok (false when there is none).
+                 A --check check: {"path": the path requested, {id} replaced, "status", "ok", "error",
+                 "elapsed_ms"}; ok when the answer is 2xx and its body was read.
+                 A --verify quotes check: {"id": N, "status", "ok", "error", "elapsed_ms"}:
+                 GET <url>/quotes/byId?id=N&format=json (Accept: application/json). ok when the answer is 200 AND
+                 it holds the quote that Elasticsearch holds for N (GET <es-url>/<index>/_doc/N -> _source.quote
+                 and _source.author): the JSON answer's id, quote and author must be equal; an HTML answer must
+                 contain the quote's text (the page is unescaped before comparing, so any HTML escaping of the
+                 text compares equal).
+                 In both: status is the HTTP status, null when there was no answer (refused, timed out, reset);
+                 elapsed_ms the wall time of the request to <url>, until its body was read or it failed; error
+                 why the check failed (the app's error message for a 503, the differing text for a wrong quote,
+                 Elasticsearch's failure when the expected quote could not be read), null when ok.
   program        `supervisorctl status <program>` (state) and `supervisorctl pid <program>` (pid, null when not
                  running). ok: state RUNNING with a pid. state null when supervisor could not tell (no such
                  program, supervisord not running, supervisorctl missing); error says why.
@@ -67,6 +111,7 @@ import html
 import http.client
 import json
 import random
+import re
 import shlex
 import socket
 import subprocess
@@ -75,15 +120,30 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 PROC = Path("/proc")
 HEALTHY = ("green", "yellow")
 SAMPLE_IDS = 2
 # Longest piece of a quote or of an answer quoted in an error message.
 EXCERPT = 80
+DEFAULT_ES_URL = "http://127.0.0.1:9200"
+DEFAULT_INDEX = "quotes"
+# The built-in answer checks (--verify): the quote server's.
+VERIFY = ("quotes",)
+# What "{id}" in a --check path stands for; no other placeholder exists.
+ID = "{id}"
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The document's own top-level keys: no backend may be named like one.
+RESERVED = ("at", "backends", "health", "request", "program", "processes")
+SUCCESS = range(200, 300)
+OK_200 = (200,)
+ANY_TYPE = "*/*"
 
 # Never through a proxy from the environment (http_proxy): the probe talks to this host and its scenario.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -92,11 +152,23 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # --- arguments -------------------------------------------------------------------------------------------
 
 
-def _url(text: str) -> str:
+class Backend(NamedTuple):
+    name: str
+    kind: str
+    url: str
+
+
+def _http_url(text: str) -> str:
+    """An http(s) URL with a host, as given (path and trailing slash kept)."""
     parsed = urllib.parse.urlsplit(text.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL with a host, got {text!r}")
-    return text.strip().rstrip("/")
+    return text.strip()
+
+
+def _url(text: str) -> str:
+    """A base URL, without its trailing slash (paths are appended to it)."""
+    return _http_url(text).rstrip("/")
 
 
 def _ids(text: str) -> list[int]:
@@ -156,6 +228,49 @@ def _command(text: str) -> list[str]:
     return argv
 
 
+def _path(text: str) -> str:
+    """A request path of the app: starts with '/', no spaces, no placeholder but {id}."""
+    path = text.strip()
+    if not path.startswith("/") or any(c.isspace() for c in path):
+        raise argparse.ArgumentTypeError(f"must be a path starting with '/' without spaces, got {text!r}")
+    unknown = sorted(set(PLACEHOLDER.findall(path)) - {ID})
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"has the unknown placeholder {', '.join(unknown)} (only {ID} stands for an id), got {text!r}"
+        )
+    return path
+
+
+def _health_path(text: str) -> str:
+    path = _path(text)
+    if ID in path:
+        raise argparse.ArgumentTypeError(f"must be a fixed path, without {ID}, got {text!r}")
+    return path
+
+
+def _backend(text: str) -> Backend:
+    name, has_name, rest = text.partition("=")
+    kind, has_kind, url = rest.partition(":")
+    if not has_name or not has_kind:
+        raise argparse.ArgumentTypeError(
+            f"must be NAME=KIND:URL (e.g. elasticsearch=elasticsearch:http://127.0.0.1:9200), got {text!r}"
+        )
+    name, kind = name.strip(), kind.strip()
+    if not NAME.match(name):
+        raise argparse.ArgumentTypeError(
+            f"the name {name!r} must be letters, digits, '.', '_' or '-' (at most 64), in {text!r}"
+        )
+    if name in RESERVED:
+        raise argparse.ArgumentTypeError(
+            f"the name {name!r} is one of the document's own keys ({', '.join(RESERVED)}), in {text!r}"
+        )
+    if kind not in BACKEND_PROBES:
+        raise argparse.ArgumentTypeError(
+            f"the kind {kind!r} is not one of {', '.join(BACKEND_PROBES)}, in {text!r}"
+        )
+    return Backend(name, kind, _url(url) if kind == "elasticsearch" else _http_url(url))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="whiskey_probe.py",
@@ -165,14 +280,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--url", required=True, type=_url, help="the scenario's public URL, as the client reaches it"
     )
     parser.add_argument("--program", required=True, type=_name, help="the scenario's supervisor program")
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--ids", type=_ids, help="known ids to fetch, comma-separated (17,4242)")
+    parser.add_argument("--health", type=_health_path, help="the app's health path: must answer 200")
+    parser.add_argument(
+        "--check",
+        type=_path,
+        action="append",
+        default=[],
+        help="a request of the app that must answer 2xx ({id}: each id); repeatable",
+    )
+    parser.add_argument(
+        "--verify", choices=VERIFY, help="a built-in answer check: quotes (the quote server's /quotes/byId)"
+    )
+    parser.add_argument(
+        "--backend",
+        type=_backend,
+        action="append",
+        default=[],
+        metavar="NAME=KIND:URL",
+        help="a backend the app needs (KIND: elasticsearch or http); repeatable",
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--ids", type=_ids, help="known ids to ask for, comma-separated (17,4242)")
     which.add_argument("--corpus-size", type=_positive_int, help="pick 2 deterministic ids from 1..N")
     parser.add_argument(
         "--seed", type=_int, default=None, help="seed of the ids picked from --corpus-size (0)"
     )
-    parser.add_argument("--es-url", type=_url, default="http://127.0.0.1:9200", help="Elasticsearch URL")
-    parser.add_argument("--index", type=_index, default="quotes", help="the quotes index")
+    parser.add_argument(
+        "--es-url", type=_url, default=None, help=f"with --verify quotes: Elasticsearch ({DEFAULT_ES_URL})"
+    )
+    parser.add_argument(
+        "--index", type=_index, default=None, help=f"with --verify quotes: the index ({DEFAULT_INDEX})"
+    )
     parser.add_argument(
         "--supervisorctl",
         type=_command,
@@ -181,10 +319,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=_seconds, default=5.0, help="seconds for every call (5)")
     args = parser.parse_args(argv)
+    compatible = not (args.health or args.check or args.verify or args.backend)
+    if compatible:
+        # Today's invocation by an earlier bench role: the quote server (module docstring, "Compatibility").
+        args.verify = "quotes"
+        args.backend = [Backend("elasticsearch", "elasticsearch", args.es_url or DEFAULT_ES_URL)]
+    elif not (args.check or args.verify):
+        parser.error(
+            "arguments --check/--verify: give at least one answer check (--check PATH or --verify quotes): "
+            "without one nothing tells whether the app answers"
+        )
+    elif args.verify is None:
+        for option, value in (("--es-url", args.es_url), ("--index", args.index)):
+            if value is not None:
+                parser.error(f"argument {option}: only applies with --verify quotes")
+    args.es_url = args.es_url or DEFAULT_ES_URL
+    args.index = args.index or DEFAULT_INDEX
+    names = [b.name for b in args.backend]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        parser.error(f"argument --backend: the name {', '.join(map(repr, twice))} is given more than once")
     if args.seed is not None and args.corpus_size is None:
         parser.error("argument --seed: only applies with --corpus-size, not with --ids")
     if args.corpus_size is not None:
         args.ids = pick_ids(args.corpus_size, 0 if args.seed is None else args.seed)
+    needs = [f"--check {p}" for p in args.check if ID in p]
+    if args.verify:
+        quotes = "the quote server's check, without --health, --check, --verify and --backend"
+        needs.insert(0, quotes if compatible else "--verify quotes")
+    if needs and not args.ids:
+        parser.error(f"one of the arguments --ids --corpus-size is required (by {', '.join(needs)})")
+    args.ids = args.ids or []
     return args
 
 
@@ -198,7 +363,8 @@ def pick_ids(corpus_size: int, seed: int) -> list[int]:
 
 
 class Answer:
-    """What an HTTP GET got: a status and a body, or an error saying why there was none."""
+    """What an HTTP GET got: a status and a body, or an error saying why there was none (or why its body could
+    not be read: then the status is kept)."""
 
     def __init__(self, status: int | None, body: bytes, content_type: str, error: str | None) -> None:
         self.status = status
@@ -236,7 +402,12 @@ def http_get(url: str, timeout: float, accept: str = "application/json") -> Answ
     request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": "whiskey-probe"})
     try:
         with _OPENER.open(request, timeout=timeout) as response:
-            return Answer(response.status, response.read(), response.headers.get("Content-Type", ""), None)
+            status, content_type = response.status, response.headers.get("Content-Type", "")
+            try:
+                return Answer(status, response.read(), content_type, None)
+            except Exception as exc:  # the status line came, the body did not
+                why = f"GET {url}: HTTP {status}, but its body could not be read: {_why(exc, timeout)}"
+                return Answer(status, b"", content_type, why)
     except urllib.error.HTTPError as exc:
         try:
             body = exc.read()
@@ -248,12 +419,19 @@ def http_get(url: str, timeout: float, accept: str = "application/json") -> Answ
         return Answer(None, b"", "", f"GET {url}: {_why(exc, timeout)}")
 
 
+def timed_get(url: str, timeout: float, accept: str) -> tuple[Answer, float]:
+    """http_get and its wall time in ms, until the body was read or the request failed."""
+    started = time.perf_counter()
+    answer = http_get(url, timeout, accept)
+    return answer, round((time.perf_counter() - started) * 1000.0, 3)
+
+
 def _excerpt(text: str) -> str:
     return repr(text if len(text) <= EXCERPT else text[:EXCERPT] + "…")
 
 
 def _error_of(answer: Answer, url: str) -> str:
-    """One line for an answer that is not a 200: its status and the app's (or Elasticsearch's) message."""
+    """One line for an answer with an unwanted status: its status and the app's (or Elasticsearch's) message."""
     data = answer.json()
     detail = ""
     if isinstance(data, dict):
@@ -269,16 +447,24 @@ def _error_of(answer: Answer, url: str) -> str:
     return f"GET {url}: HTTP {answer.status}" + (f" ({detail})" if detail else "")
 
 
-# --- Elasticsearch ---------------------------------------------------------------------------------------
+def _failure(answer: Answer, url: str, wanted=SUCCESS) -> str | None:
+    """None when the answer came, with its body, and its status is one of `wanted`; else why not."""
+    if answer.error:
+        return answer.error
+    if answer.status not in wanted:
+        return _error_of(answer, url)
+    return None
+
+
+# --- backends --------------------------------------------------------------------------------------------
 
 
 def probe_elasticsearch(es_url: str, timeout: float) -> dict[str, Any]:
     url = f"{es_url}/_cluster/health"
     answer = http_get(url, timeout)
-    if answer.error:
-        return {"ok": False, "status": None, "error": answer.error}
-    if answer.status != 200:
-        return {"ok": False, "status": None, "error": _error_of(answer, url)}
+    failure = _failure(answer, url, OK_200)
+    if failure:
+        return {"ok": False, "status": None, "error": failure}
     data = answer.json()
     status = data.get("status") if isinstance(data, dict) else None
     if not isinstance(status, str):
@@ -286,6 +472,36 @@ def probe_elasticsearch(es_url: str, timeout: float) -> dict[str, Any]:
     if status not in HEALTHY:
         return {"ok": False, "status": status, "error": f"cluster health is {status}"}
     return {"ok": True, "status": status, "error": None}
+
+
+def probe_http(url: str, timeout: float) -> dict[str, Any]:
+    answer = http_get(url, timeout, ANY_TYPE)
+    failure = _failure(answer, url)
+    return {"ok": failure is None, "status": answer.status, "error": failure}
+
+
+# --backend KIND -> its probe(url, timeout)
+BACKEND_PROBES: dict[str, Callable[[str, float], dict[str, Any]]] = {
+    "elasticsearch": probe_elasticsearch,
+    "http": probe_http,
+}
+
+
+# --- the app's health and answers ------------------------------------------------------------------------
+
+
+def check_path(url: str, path: str, timeout: float, wanted=SUCCESS) -> dict[str, Any]:
+    """GET <url><path>: ok when it answered with a status of `wanted` and its body was read (--check: 2xx,
+    --health: 200)."""
+    answer, elapsed_ms = timed_get(url + path, timeout, ANY_TYPE)
+    failure = _failure(answer, url + path, wanted)
+    return {
+        "path": path,
+        "status": answer.status,
+        "ok": failure is None,
+        "error": failure,
+        "elapsed_ms": elapsed_ms,
+    }
 
 
 def expected_quote(
@@ -305,9 +521,6 @@ def expected_quote(
     if not isinstance(source, dict):
         return None, f"GET {url}: the answer has no _source"
     return {"quote": str(source.get("quote", "")), "author": str(source.get("author", ""))}, None
-
-
-# --- the scenario's answer -------------------------------------------------------------------------------
 
 
 def _compare(answer: Answer, quote_id: int, expected: dict[str, str]) -> str | None:
@@ -330,34 +543,46 @@ def _compare(answer: Answer, quote_id: int, expected: dict[str, str]) -> str | N
 
 
 def check_id(url: str, es_url: str, index: str, quote_id: int, timeout: float) -> dict[str, Any]:
+    """--verify quotes: /quotes/byId?id=N answers 200 with the quote Elasticsearch holds for N."""
     expected, es_error = expected_quote(es_url, index, quote_id, timeout)
     target = f"{url}/quotes/byId?id={quote_id}&format=json"
-    started = time.perf_counter()
-    answer = http_get(target, timeout)
-    elapsed_ms = round((time.perf_counter() - started) * 1000.0, 3)
+    answer, elapsed_ms = timed_get(target, timeout, "application/json")
     check: dict[str, Any] = {"id": quote_id, "status": answer.status, "ok": False, "error": None}
-    if answer.error:
-        check["error"] = answer.error
-    elif answer.status != 200:
-        check["error"] = _error_of(answer, target)
-    elif expected is None:
-        check["error"] = es_error
-    else:
-        check["error"] = _compare(answer, quote_id, expected)
+    check["error"] = _failure(answer, target, OK_200)
+    if check["error"] is None:
+        check["error"] = es_error if expected is None else _compare(answer, quote_id, expected)
         check["ok"] = check["error"] is None
     check["elapsed_ms"] = elapsed_ms
     return check
 
 
-def probe_request(url: str, es_url: str, index: str, ids: list[int], timeout: float) -> dict[str, Any]:
-    checks = []
-    for quote_id in ids:
+def answer_checks(args: argparse.Namespace) -> list[tuple[dict[str, Any], Callable[[], dict[str, Any]]]]:
+    """(what names the check, the check) of every answer check, in the document's order: --verify quotes' (one
+    per id), then every --check path (one per id when it holds {id})."""
+    checks: list[tuple[dict[str, Any], Callable[[], dict[str, Any]]]] = []
+    if args.verify == "quotes":
+        for quote_id in args.ids:
+            checks.append(
+                (
+                    {"id": quote_id},
+                    partial(check_id, args.url, args.es_url, args.index, quote_id, args.timeout),
+                )
+            )
+    for path in args.check:
+        for expanded in [path.replace(ID, str(i)) for i in args.ids] if ID in path else [path]:
+            checks.append(({"path": expanded}, partial(check_path, args.url, expanded, args.timeout)))
+    return checks
+
+
+def probe_request(checks: list[tuple[dict[str, Any], Callable[[], dict[str, Any]]]]) -> dict[str, Any]:
+    done = []
+    for named, check in checks:
         try:
-            checks.append(check_id(url, es_url, index, quote_id, timeout))
+            done.append(check())
         except Exception as exc:  # a bug of the probe is reported in the check, never raised
             error = f"probe failed: {type(exc).__name__}: {exc}"
-            checks.append({"id": quote_id, "status": None, "ok": False, "error": error, "elapsed_ms": None})
-    return {"ok": bool(checks) and all(c["ok"] for c in checks), "checks": checks}
+            done.append({**named, "status": None, "ok": False, "error": error, "elapsed_ms": None})
+    return {"ok": bool(done) and all(c["ok"] for c in done), "checks": done}
 
 
 # --- supervisor ------------------------------------------------------------------------------------------
@@ -513,11 +738,28 @@ def _guard(section: str, fallback: dict[str, Any], probe, *args) -> dict[str, An
 
 def probe(args: argparse.Namespace) -> dict[str, Any]:
     at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    elasticsearch = _guard(
-        "elasticsearch", {"ok": False, "status": None}, probe_elasticsearch, args.es_url, args.timeout
-    )
-    request = probe_request(args.url, args.es_url, args.index, args.ids, args.timeout)
-    program = _guard(
+    doc: dict[str, Any] = {"at": at, "backends": [b.name for b in args.backend]}
+    for backend in args.backend:
+        doc[backend.name] = _guard(
+            f"backend {backend.name}",
+            {"ok": False, "status": None},
+            BACKEND_PROBES[backend.kind],
+            backend.url,
+            args.timeout,
+        )
+    doc["health"] = None
+    if args.health is not None:
+        doc["health"] = _guard(
+            "health",
+            {"path": args.health, "status": None, "ok": False, "elapsed_ms": None},
+            check_path,
+            args.url,
+            args.health,
+            args.timeout,
+            OK_200,
+        )
+    doc["request"] = probe_request(answer_checks(args))
+    doc["program"] = _guard(
         "program",
         {"name": args.program, "state": None, "pid": None, "ok": False},
         probe_program,
@@ -525,14 +767,8 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
         args.program,
         args.timeout,
     )
-    processes = probe_processes(program.get("pid"))
-    return {
-        "at": at,
-        "elasticsearch": elasticsearch,
-        "request": request,
-        "program": program,
-        "processes": processes,
-    }
+    doc["processes"] = probe_processes(doc["program"].get("pid"))
+    return doc
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -357,6 +357,35 @@ def _overhead_s(status: Any) -> float | None:
         return None
 
 
+def whiskey_probe_argv(
+    app: dict[str, Any], backends: list[dict[str, Any]], corpus_size: int, run_index: int
+) -> list[str]:
+    """The probe's arguments for the app under test (after --url and --program): its health path, its answer
+    checks (the built-in `verify`, else one --check per request of its mix, {id} one of two ids of
+    1..corpus_size picked by the run's index; an app driven only by its locustfile: its health path), and one
+    --backend per backend it needs (`backends`: the app's entries of the backends table, each with name and
+    probe {kind, url})."""
+    argv = ["--health", app["health"], "--corpus-size", str(int(corpus_size)), "--seed", str(int(run_index))]
+    by_name = {b["name"]: b for b in backends}
+    if app.get("verify") == "quotes":
+        es = by_name["elasticsearch"]["probe"]["url"]
+        argv += [
+            "--verify",
+            "quotes",
+            "--es-url",
+            es,
+            "--index",
+            app.get("env", {}).get("QUOTESERVER_INDEX", "quotes"),
+        ]
+    else:
+        for path in [r["path"] for r in app.get("requests") or []] or [app["health"]]:
+            argv += ["--check", path]
+    for b in backends:
+        probe = b.get("probe") or {}
+        argv += ["--backend", f"{b['name']}={probe.get('kind', 'http')}:{probe['url']}"]
+    return argv
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -372,4 +401,5 @@ class FilterModule:
             "whiskey_statuses": whiskey_statuses,
             "whiskey_host_shape": whiskey_host_shape,
             "whiskey_summary": whiskey_summary,
+            "whiskey_probe_argv": whiskey_probe_argv,
         }

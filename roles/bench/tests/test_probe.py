@@ -7,8 +7,9 @@ interpreter running pytest (the project's .venv), configured by the role's own t
 roles/quoteserver/templates/servers/gunicorn.j2 with 2 workers, so the program has a process tree and a killed
 worker is replaced by gunicorn's arbiter as in production. Elasticsearch is a stdlib stand-in (/_cluster/health
 and /<index>/_doc/<id>, with the product header the elasticsearch client requires) that the tests stop and
-start again on the same port. The probe runs as on a server host: with the system python3 (stdlib only), as a
-subprocess.
+start again on the same port; another app (any WSGI app: --health, --check, an http backend) is a stdlib
+stand-in with fixed answers (200, 204, 404, 500) that records what it was asked. The probe runs as on a server
+host: with the system python3 (stdlib only), as a subprocess.
 """
 
 from __future__ import annotations
@@ -64,15 +65,37 @@ def free_port() -> int:
 # --- an Elasticsearch stand-in ---------------------------------------------------------------------------
 
 
-class FakeElasticsearch:
-    """Answers GET /_cluster/health and GET /<index>/_doc/<id> like Elasticsearch 8; stop()/start() keep the port."""
+class StandIn:
+    """A stdlib HTTP server on a port of its own; stop()/start() keep the port."""
 
-    def __init__(self, quotes: dict[int, dict[str, str]], health: str = "green") -> None:
-        self.quotes = quotes
-        self.health = health
+    def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: ThreadingHTTPServer | None = None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._server is None:
+            self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+            self._server.daemon_threads = True
+            threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class FakeElasticsearch(StandIn):
+    """Answers GET /_cluster/health and GET /<index>/_doc/<id> like Elasticsearch 8."""
+
+    def __init__(self, quotes: dict[int, dict[str, str]], health: str = "green") -> None:
+        super().__init__()
+        self.quotes = quotes
+        self.health = health
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -120,17 +143,58 @@ class FakeElasticsearch:
 
         return Handler
 
-    def start(self) -> None:
-        if self._server is None:
-            self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-            self._server.daemon_threads = True
-            threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+# path -> (status, content type, body) of the app stand-in; /items/<n> answers 200 for n in 1..5, else 404.
+APP_ANSWERS = {
+    "/health": (200, "text/plain", b"ok"),
+    "/hello": (200, "text/plain", b"hello"),
+    "/work": (200, "application/json", b'{"n": 20000, "result": 42}'),
+    "/empty": (204, "text/plain", b""),
+    "/boom": (500, "application/json", b'{"error": "internal", "message": "the work failed"}'),
+}
+
+
+class FakeApp(StandIn):
+    """Any app but the quote server: fixed answers (APP_ANSWERS), every path asked for kept in `asked`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake.asked.append(self.path)
+                path = self.path.split("?", 1)[0]
+                item = path.removeprefix("/items/")
+                if item.isdigit():
+                    found = 1 <= int(item) <= 5
+                    status, kind, body = (200, "text/plain", item.encode()) if found else (404, "", b"")
+                else:
+                    status, kind, body = APP_ANSWERS.get(path, (404, "text/plain", b"no such page"))
+                self.send_response(status)
+                if kind:
+                    self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[FakeApp]:
+    fake = FakeApp()
+    fake.start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture(scope="module")
@@ -367,18 +431,41 @@ def probe(stack: Stack, *args: str, es_url: str | None = None, url: str | None =
         argv += ["--ids", "1,2"]
     if "--timeout" not in args:
         argv += ["--timeout", "5"]
+    return _run(stack, argv)
+
+
+def probe_app(stack: Stack, *args: str, url: str | None = None) -> dict[str, Any]:
+    """The probe as the bench calls it for an app of a manifest: only --url, --program, --supervisorctl and
+    --timeout added (no --es-url, --index or ids)."""
+    argv = [PYTHON3, str(PROBE), "--url", url or stack.url, "--program", PROGRAM]
+    argv += ["--supervisorctl", stack.supervisorctl, "--timeout", "5", *args]
+    return _run(stack, argv)
+
+
+def _run(stack: Stack, argv: list[str]) -> dict[str, Any]:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=stack.env)
     assert done.returncode == 0, f"probe exited {done.returncode}: {done.stderr}"
     assert len(done.stdout.strip().splitlines()) == 1, f"not ONE JSON document: {done.stdout!r}"
     return json.loads(done.stdout)
 
 
+def _steady(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document without what changes from one probe to the next (when, how long)."""
+    doc = json.loads(json.dumps(doc))
+    doc.pop("at")
+    for item in [*doc["request"]["checks"], doc.get("health") or {}]:
+        item.pop("elapsed_ms", None)
+    return doc
+
+
 # --- the tests -------------------------------------------------------------------------------------------
 
 
 def test_healthy_scenario_is_all_ok(stack: Stack, es_up: FakeElasticsearch) -> None:
+    # Today's invocation of the bench role (no --verify, --check, --backend, --health): the quote server.
     result = probe(stack)
-    assert set(result) == {"at", "elasticsearch", "request", "program", "processes"}
+    assert set(result) == {"at", "backends", "elasticsearch", "health", "request", "program", "processes"}
+    assert result["backends"] == ["elasticsearch"] and result["health"] is None
     assert result["at"].endswith("Z") and result["at"][:2] == "20"
     assert result["elasticsearch"] == {"ok": True, "status": "green", "error": None}
     assert result["request"]["ok"] is True, result["request"]
@@ -397,6 +484,137 @@ def test_healthy_scenario_is_all_ok(stack: Stack, es_up: FakeElasticsearch) -> N
     workers = children_of(master)
     assert len(workers) == 2
     assert result["processes"] == {"pids": sorted([master, *workers]), "count": 3}
+
+
+def test_the_quote_server_by_its_manifest_gives_today_s_document_and_its_health(
+    stack: Stack, es_up: FakeElasticsearch
+) -> None:
+    # What the bench sends for app/whiskey-app.yml (health, verify: quotes, backends: [elasticsearch]).
+    new = probe_app(
+        stack,
+        "--health",
+        "/quotes/sayHello",
+        "--verify",
+        "quotes",
+        "--es-url",
+        es_up.url,
+        "--index",
+        INDEX,
+        "--corpus-size",
+        "5",
+        "--seed",
+        "3",
+        "--backend",
+        f"elasticsearch=elasticsearch:{es_up.url}",
+    )
+    old = probe(stack, "--corpus-size", "5", "--seed", "3")
+    health = new["health"]
+    assert health.pop("elapsed_ms") > 0
+    assert health == {"path": "/quotes/sayHello", "status": 200, "ok": True, "error": None}
+    assert _steady(new) == {**_steady(old), "health": health}
+    assert (
+        new["request"]["ok"] is True
+        and [set(c) for c in new["request"]["checks"]] == [{"id", "status", "ok", "error", "elapsed_ms"}] * 2
+    )
+
+
+def test_health_ok_404_and_refused(stack: Stack, es_up: FakeElasticsearch, app: FakeApp) -> None:
+    ok = probe_app(stack, "--health", "/quotes/sayHello", "--check", "/quotes/sayHello")["health"]
+    assert ok["status"] == 200 and ok["ok"] is True and ok["error"] is None and ok["elapsed_ms"] > 0
+    result = probe_app(stack, "--health", "/nope", "--check", "/hello", url=app.url)
+    assert result["health"]["path"] == "/nope" and result["health"]["status"] == 404
+    assert result["health"]["ok"] is False
+    assert result["health"]["error"] == f"GET {app.url}/nope: HTTP 404 (no such page)"
+    assert result["request"]["ok"] is True  # the app answers; its health path does not
+    closed = f"http://127.0.0.1:{free_port()}"
+    refused = probe_app(stack, "--health", "/health", "--check", "/hello", url=closed)["health"]
+    assert refused["status"] is None and refused["ok"] is False
+    assert refused["error"] == f"GET {closed}/health: connection refused"
+
+
+def test_checks_answer_2xx_or_not_and_expand_ids(stack: Stack, app: FakeApp) -> None:
+    app.asked.clear()
+    args = ["--check", "/hello", "--check", "/empty", "--check", "/boom", "--check", "/items/{id}?again={id}"]
+    result = probe_app(stack, *args, "--ids", "3,9", url=app.url)
+    # No backend and no health path: none in the document.
+    assert set(result) == {"at", "backends", "health", "request", "program", "processes"}
+    assert result["backends"] == [] and result["health"] is None
+    checks = result["request"]["checks"]
+    assert [c["path"] for c in checks] == [
+        "/hello",
+        "/empty",
+        "/boom",
+        "/items/3?again=3",
+        "/items/9?again=9",
+    ]
+    assert app.asked == [c["path"] for c in checks]
+    assert [(c["status"], c["ok"]) for c in checks] == [
+        (200, True),
+        (204, True),
+        (500, False),
+        (200, True),
+        (404, False),
+    ]
+    assert all(set(c) == {"path", "status", "ok", "error", "elapsed_ms"} for c in checks)
+    assert checks[2]["error"] == f"GET {app.url}/boom: HTTP 500 (internal: the work failed)"
+    assert checks[4]["error"] == f"GET {app.url}/items/9?again=9: HTTP 404"
+    assert all(c["error"] is None and c["elapsed_ms"] > 0 for c in checks if c["ok"])
+    assert result["request"]["ok"] is False
+    assert probe_app(stack, "--check", "/work?n=20000", url=app.url)["request"]["ok"] is True
+    # --corpus-size (the bench always sends it): the ids of the quote check, and a path without {id} once.
+    ids = [c["id"] for c in probe(stack, "--corpus-size", "5", "--seed", "7")["request"]["checks"]]
+    result = probe_app(
+        stack, "--check", "/items/{id}", "--check", "/hello", "--corpus-size", "5", "--seed", "7"
+    )
+    assert [c["path"] for c in result["request"]["checks"]] == [*(f"/items/{i}" for i in ids), "/hello"]
+
+
+def test_http_backends_ok_and_failing(stack: Stack, app: FakeApp, es_up: FakeElasticsearch) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/"
+    app.asked.clear()
+    result = probe_app(
+        stack,
+        "--check",
+        "/hello",
+        "--backend",
+        f"cache=http:{app.url}/health",
+        "--backend",
+        f"down=http:{closed}",
+        "--backend",
+        f"broken=http:{app.url}/boom",
+        "--backend",
+        f"search=elasticsearch:{es_up.url}/",
+        url=app.url,
+    )
+    assert result["backends"] == ["cache", "down", "broken", "search"]
+    assert result["cache"] == {"ok": True, "status": 200, "error": None}
+    assert result["down"] == {"ok": False, "status": None, "error": f"GET {closed}: connection refused"}
+    assert result["broken"] == {
+        "ok": False,
+        "status": 500,
+        "error": f"GET {app.url}/boom: HTTP 500 (internal: the work failed)",
+    }
+    assert result["search"] == {"ok": True, "status": "green", "error": None}
+    assert app.asked[:2] == ["/health", "/boom"]  # an http backend's URL is asked as given
+    assert "elasticsearch" not in result
+
+
+def test_an_elasticsearch_backend_reports_as_before(stack: Stack, es_up: FakeElasticsearch) -> None:
+    def both() -> list[dict[str, Any]]:
+        by_manifest = probe_app(
+            stack, "--check", "/quotes/sayHello", "--backend", f"es=elasticsearch:{es_up.url}"
+        )
+        return [by_manifest["es"], probe(stack)["elasticsearch"]]
+
+    assert both() == [{"ok": True, "status": "green", "error": None}] * 2
+    es_up.health = "red"
+    try:
+        assert both() == [{"ok": False, "status": "red", "error": "cluster health is red"}] * 2
+    finally:
+        es_up.health = "green"
+    es_up.stop()
+    down = {"ok": False, "status": None, "error": f"GET {es_up.url}/_cluster/health: connection refused"}
+    assert both() == [down, down]
 
 
 def test_corpus_size_picks_the_same_two_ids_every_time(stack: Stack, es_up: FakeElasticsearch) -> None:
@@ -580,6 +798,11 @@ def test_a_stopped_program(stack: Stack, es_up: FakeElasticsearch) -> None:
         stack.ctl("start", PROGRAM)
 
 
+# The arguments every probe gets; with one answer check.
+APP = ["--url", "http://h:1", "--program", "p"]
+CHECKED = [*APP, "--check", "/x"]
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -597,6 +820,26 @@ def test_a_stopped_program(stack: Stack, es_up: FakeElasticsearch) -> None:
         (["--url", "http://h:1", "--program", "p", "--ids", "1", "--index", "Quotes"], "--index"),
         (["--url", "http://h:1", "--program", "p", "--ids", "1", "--supervisorctl", ""], "--supervisorctl"),
         (["--url", "http://h:1", "--program", "p", "--ids", "1", "--bogus"], "--bogus"),
+        # the manifest's invocation
+        ([*APP, "--check", "work"], "--check"),
+        ([*APP, "--check", "/a b"], "--check"),
+        ([*APP, "--check", "/x/{name}"], "--check"),
+        ([*CHECKED, "--health", "health"], "--health"),
+        ([*CHECKED, "--health", "/h/{id}"], "--health"),
+        ([*APP, "--verify", "answers", "--ids", "1"], "--verify"),
+        ([*APP, "--health", "/health"], "--check"),
+        ([*APP, "--backend", "c=http:http://h:2"], "--check"),
+        ([*CHECKED, "--backend", "c"], "--backend"),
+        ([*CHECKED, "--backend", "c=http"], "--backend"),
+        ([*CHECKED, "--backend", "c=redis:http://h"], "--backend"),
+        ([*CHECKED, "--backend", "c=http:h:2"], "--backend"),
+        ([*CHECKED, "--backend", "=http:http://h"], "--backend"),
+        ([*CHECKED, "--backend", "health=http:http://h"], "--backend"),
+        ([*CHECKED, "--backend", "c=http:http://h:2", "--backend", "c=http:http://h:3"], "--backend"),
+        ([*APP, "--check", "/x/{id}"], "--ids"),
+        ([*APP, "--verify", "quotes"], "--ids"),
+        ([*CHECKED, "--es-url", "http://h:9"], "--es-url"),
+        ([*CHECKED, "--index", "quotes"], "--index"),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_argument(args: list[str], named: str) -> None:

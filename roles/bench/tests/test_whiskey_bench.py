@@ -363,3 +363,45 @@ def test_pack_of_a_driver_that_never_wrote_is_empty(tmp_path):
     assert doc["files"] == []
     with tarfile.open(tmp_path / "no-folder-yet" / "x.tgz") as tar:
         assert tar.getnames() == []
+
+
+# --- the probe's arguments for the app under test ------------------------------------------------------------
+
+wp = _load("whiskey_probe", ROLE / "files" / "whiskey_probe.py")
+wa = _load("whiskey_app", ROLE.parents[1] / "playbooks" / "filter_plugins" / "whiskey_app.py")
+ES = [{"name": "elasticsearch", "probe": {"kind": "elasticsearch", "url": "http://127.0.0.1:9200"}}]
+
+
+def _probe_args(app, backends, corpus_size=900, run_index=3):
+    argv = ["--url", "http://s:9999", "--program", "quoteserver-gunicorn"]
+    return wp.parse_args(argv + wb.whiskey_probe_argv(app, backends, corpus_size, run_index))
+
+
+def test_the_quote_server_is_probed_as_before():
+    table = {"elasticsearch": {"facts": {"elasticsearch_url": "x"}}}
+    app = wa.whiskey_app(str(ROLE.parents[1] / "app"), str(ROLE.parents[1]), table)["app"]
+    args = _probe_args(app, ES)
+    assert args.verify == "quotes" and not args.check and args.health == "/quotes/sayHello"
+    assert args.es_url == "http://127.0.0.1:9200" and args.index == "quotes"
+    assert args.ids == wp.pick_ids(900, 3)  # the same ids before and after a run
+    assert [b for b in wb.whiskey_probe_argv(app, ES, 900, 3) if b.startswith("elasticsearch=")] == [
+        "elasticsearch=elasticsearch:http://127.0.0.1:9200"
+    ]
+
+
+def test_another_app_is_probed_on_its_health_and_each_request_of_its_mix():
+    app = {
+        "health": "/health",
+        "requests": [{"path": "/work?n=5", "weight": 4}, {"path": "/i/{id}", "weight": 1}],
+        "env": {},
+        "verify": None,
+    }
+    argv = wb.whiskey_probe_argv(app, [], 50, 1)
+    assert argv.count("--check") == 2 and "--backend" not in argv and "--verify" not in argv
+    args = _probe_args(app, [], 50, 1)
+    assert args.health == "/health" and args.verify is None
+
+
+def test_an_app_with_only_a_locustfile_is_checked_on_its_health_path():
+    argv = wb.whiskey_probe_argv({"health": "/up", "requests": [], "env": {}}, [], 10, 1)
+    assert argv[argv.index("--check") + 1] == "/up"

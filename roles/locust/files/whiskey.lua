@@ -1,9 +1,12 @@
--- whiskey's wrk script: one random quote id per request and a JSON summary at the end.
+-- whiskey's wrk script: each request drawn by weight from the request mix, "{id}" a random quote id, and a JSON
+-- summary at the end.
 --
---   wrk -t2 -c32 -d30s --latency -s whiskey.lua http://server:9999 -- '/quotes/byId?id={id}' 900000
+--   wrk -t2 -c32 -d30s --latency -s whiskey.lua http://server:9999 -- 900000 3 '/work?n=20000' 1 '/quotes/byId?id={id}'
 --
--- Arguments (after --): the request path, in which every "{id}" becomes a random integer in
--- 1..corpus_size (default "/quotes/byId?id={id}"), and corpus_size (default 900000).
+-- Arguments (after --): corpus_size (default 900000), then one or more "weight path" pairs, two arguments each
+-- (default: 1 "/quotes/byId?id={id}"): each request picks a path with probability weight / (sum of the weights),
+-- each weight an integer >= 1; every "{id}" in a path becomes a random integer in 1..corpus_size. A path without
+-- "{id}" is formatted once. whiskey_load.py (wrk_script_args) writes these arguments from its --requests.
 -- The summary goes to the file named by the environment variable WHISKEY_WRK_JSON (stdout if unset):
 -- requests, errors (connect/read/write/timeout), non_2xx (wrk counts status >= 400), bytes, duration_s, rps and
 -- latency in milliseconds (avg, stdev, max and p50/p75/p90/p99/p99.9).
@@ -23,9 +26,13 @@ if delay_ms ~= nil and delay_ms > 0 then
   end
 end
 
-local path_template = "/quotes/byId?id={id}"
 local corpus_size = 900000
-local has_id = true
+-- The mix: paths[i], the weights' running sums in cumulative[i] (total = the last), static[i] the request already
+-- formatted when paths[i] has no "{id}".
+local paths = {"/quotes/byId?id={id}"}
+local cumulative = {1}
+local static = {}
+local total = 1
 local thread_counter = 0
 
 function setup(thread)
@@ -34,26 +41,50 @@ function setup(thread)
 end
 
 function init(args)
-  if args[1] ~= nil and args[1] ~= "" then
-    path_template = args[1]
+  if args[1] ~= nil then
+    corpus_size = tonumber(args[1])
+    if corpus_size == nil or corpus_size < 1 then
+      error("whiskey.lua: corpus_size must be an integer >= 1, got " .. tostring(args[1]))
+    end
   end
   if args[2] ~= nil then
-    corpus_size = tonumber(args[2])
+    paths, cumulative, total = {}, {}, 0
+    local i = 2
+    while args[i] ~= nil do
+      local weight = tonumber(args[i])
+      local path = args[i + 1]
+      if weight == nil or weight < 1 or weight ~= math.floor(weight) or path == nil or path:sub(1, 1) ~= "/" then
+        error("whiskey.lua: expected \"weight path\" pairs after corpus_size, got " ..
+          tostring(args[i]) .. " " .. tostring(path))
+      end
+      total = total + weight
+      paths[#paths + 1] = path
+      cumulative[#cumulative + 1] = total
+      i = i + 2
+    end
   end
-  has_id = string.find(path_template, "{id}", 1, true) ~= nil
+  for j, path in ipairs(paths) do
+    if string.find(path, "{id}", 1, true) == nil then
+      -- A fixed path (the calibration endpoint, /quotes/sayHello): format the request once.
+      static[j] = wrk.format(nil, path, headers)
+    end
+  end
   math.randomseed(os.time() * 1000 + (thread_number or 0) * 7919)
-  if not has_id then
-    -- A fixed path (the calibration endpoint, /quotes/sayHello): format the request once.
-    static_request = wrk.format(nil, path_template, headers)
-  end
 end
 
 function request()
-  if not has_id then
-    return static_request
+  local j = 1
+  if #paths > 1 then
+    local r = math.random(1, total)
+    while cumulative[j] < r do
+      j = j + 1
+    end
+  end
+  if static[j] ~= nil then
+    return static[j]
   end
   local id = tostring(math.random(1, corpus_size))
-  return wrk.format(nil, (string.gsub(path_template, "{id}", id)), headers)
+  return wrk.format(nil, (string.gsub(paths[j], "{id}", id)), headers)
 end
 
 local function ms(us)

@@ -15,6 +15,10 @@ checks (a run that made no request, the calibration's rate). Subcommands:
   calibrate  this client's ceiling with a driver against a near-free endpoint (nginx's /whiskey/ping).
   lease      keep a driver's lease alive and report its Ansible async job (the role's run.yml polls with it).
 
+What wrk, locust and capacity request: --requests JSON, a weighted mix [{"path": "/...", "weight": N}, ...] (checked
+by whiskey_common.parse_requests; default: --path, weight 1), "{id}" in a path a random id in 1..--corpus-size.
+locust --locustfile runs the app's own locustfile instead of seed.py / throughput.py (then --requests may be []).
+
 A driver started with --lease FILE stops itself, and every process it started, when FILE has not been touched for
 --lease-timeout seconds: the controller polls the job with `lease`, which touches FILE, so a bench interrupted on
 the controller (Ctrl-C, a lost connection) never leaves load running on the server.
@@ -46,8 +50,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import whiskey_capacity as wcap  # noqa: E402  (shipped beside this file)
+import whiskey_common  # noqa: E402  (shipped beside this file: the request mix)
 
-DEFAULT_PATH = "/quotes/byId?id={id}"
+DEFAULT_PATH = whiskey_common.DEFAULT_PATH
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 
 
@@ -246,6 +251,11 @@ def client_share(total: int, clients: int, index: int) -> int:
     return max(1, total // clients + (1 if index < total % clients else 0))
 
 
+def wrk_script_args(args) -> list[str]:
+    """whiskey.lua's arguments (after --): the corpus size, then a "weight path" pair per request of the mix."""
+    return [str(args.corpus_size), *(str(x) for r in args.requests for x in (r["weight"], r["path"]))]
+
+
 def wrk_command(args, url: str, connections: int, seconds: float) -> list[str]:
     connections = client_share(connections, getattr(args, "clients", 1), getattr(args, "client_index", 0))
     threads = max(1, min(args.threads, connections))
@@ -260,8 +270,7 @@ def wrk_command(args, url: str, connections: int, seconds: float) -> list[str]:
         str(args.lua),
         url,
         "--",
-        args.path,
-        str(args.corpus_size),
+        *wrk_script_args(args),
     ]
 
 
@@ -316,10 +325,12 @@ def cmd_wrk(args) -> int:
 
 def locust_env(args, no_wait=False) -> dict:
     env = {
-        "WHISKEY_PATH": args.path,
         "WHISKEY_CORPUS_SIZE": str(args.corpus_size),
-        "PYTHONPATH": str(args.locustfile.parent),
+        # whiskey_common beside me importable from any locustfile (a user's own may use it, or not)
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(args.locustfile.parent), str(HERE)])),
     }
+    if args.requests:  # empty only with a user's --locustfile, which then says what to request
+        env["WHISKEY_REQUESTS"] = json.dumps(args.requests)
     if no_wait:
         env["WHISKEY_NO_WAIT"] = "1"
     return env
@@ -528,8 +539,9 @@ def cmd_calibrate(args) -> int:
     extra: dict = {"mode": "ceiling"}
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
+        args.path = args.path or "/whiskey/ping"
+        args.requests = [{"path": args.path, "weight": 1}]  # a fixed endpoint, not the mix
         if args.driver == "wrk":
-            args.path = args.path or "/whiskey/ping"
             args.levels = [args.connections]
             rec = Recorder(None, processes=args.threads)
             js = tmpdir / "cal.json"
@@ -544,7 +556,6 @@ def cmd_calibrate(args) -> int:
             summary = json.loads(js.read_text())
             rps, requests = summary["rps"], summary["requests"]
         else:
-            args.path = args.path or "/whiskey/ping"
             seed = args.driver == "locust-seed"
             args.locustfile = HERE / ("throughput.py" if args.driver == "locust-fast" else "seed.py")
             args.mode = "standalone"
@@ -595,17 +606,16 @@ def cmd_calibrate(args) -> int:
 # ---------------------------------------------------------------- capacity (open model, vegeta)
 
 
-def vegeta_targets(
-    path: Path, url: str, request_path: str, corpus_size: int, count: int, seed: int = 1
-) -> None:
-    """count GET targets with random ids (vegeta sends them in turn): the same file for every step and run."""
+def vegeta_targets(path: Path, url: str, mix: whiskey_common.Mix, count: int, seed: int = 1) -> None:
+    """count GET targets, each a request of the mix drawn by weight with its random ids (vegeta sends them in
+    turn): the same file for every step and run of a client (seeded)."""
     import random
 
     rng = random.Random(seed)
     base = url.rstrip("/")
     with open(path, "w") as fh:
         for _ in range(count):
-            fh.write(f"GET {base}{request_path.replace('{id}', str(rng.randint(1, corpus_size)))}\n")
+            fh.write(f"GET {base}{mix.next(rng)[0]}\n")
 
 
 def vegeta_rate(rate: float) -> str:
@@ -958,7 +968,11 @@ def cmd_capacity(args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         targets = Path(tmp) / "targets.txt"
         vegeta_targets(
-            targets, args.url, args.path, args.corpus_size, args.targets, seed=1 + args.client_index
+            targets,
+            args.url,
+            whiskey_common.Mix(args.requests, args.corpus_size),
+            args.targets,
+            seed=1 + args.client_index,
         )
         ping = Path(tmp) / "ping.txt"
         ping.write_text(f"GET {(args.check_url or args.url).rstrip('/')}{args.check_path}\n")
@@ -1032,8 +1046,8 @@ def wrk_cross_check(args, rec: Recorder, steps: list[dict], point: dict, tmp: Pa
     js = tmp / "cross-check.json"
     argv = [
         args.wrk, "-t1", f"-c{connections}", f"-d{seconds_arg(args.step_time)}", "--latency",
-        f"--timeout={args.request_timeout}s", "-s", str(HERE / "whiskey.lua"), args.url, "--", args.path,
-        str(args.corpus_size),
+        f"--timeout={args.request_timeout}s", "-s", str(HERE / "whiskey.lua"), args.url, "--",
+        *wrk_script_args(args),
     ]  # fmt: skip
     with open(os.devnull, "w") as devnull:
         rec.run(argv, label="cross-check", env={"WHISKEY_WRK_JSON": str(js), "WHISKEY_WRK_DELAY_MS": str(delay_ms)},
@@ -1102,12 +1116,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def target(p, path_default=DEFAULT_PATH):
+    def target(p):
         p.add_argument("--url", required=True, help="base URL of the server under test (http://host:port)")
         p.add_argument(
             "--path",
-            default=path_default,
-            help="request path; {id} becomes a random id in 1..corpus-size (default %(default)s)",
+            default=None,
+            help=f"one request, this path; {{id}} becomes a random id in 1..corpus-size (default {DEFAULT_PATH})",
+        )
+        p.add_argument(
+            "--requests",
+            type=requests_arg,
+            default=None,
+            metavar="JSON",
+            help='the request mix instead of --path: a JSON list of {"path": "/...", "weight": N}, each request '
+            "drawn by weight (default: --path, weight 1)",
         )
         p.add_argument("--corpus-size", type=int, default=900000, help="ids 1..N (default %(default)s)")
 
@@ -1156,7 +1178,13 @@ def build_parser() -> argparse.ArgumentParser:
     target(p)
     locust_opts(p)
     p.add_argument("--profile", choices=["seed", "throughput"], required=True)
-    p.add_argument("--locustfile", type=Path, default=None, help="default: seed.py / throughput.py beside me")
+    p.add_argument(
+        "--locustfile",
+        type=Path,
+        default=None,
+        help="the app's own locustfile instead of seed.py / throughput.py beside me (the profile's users, run "
+        "time and statistics alike; whiskey_common is importable from it, not required)",
+    )
     p.add_argument("--users", type=int, default=500)
     p.add_argument("--spawn-rate", type=float, default=10)
     p.add_argument("--run-time", type=parse_duration, default=60.0)
@@ -1247,8 +1275,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def requests_arg(text: str) -> list[dict]:
+    """--requests: the mix, checked by whiskey_common (an empty list is refused later unless a --locustfile)."""
+    try:
+        return whiskey_common.parse_requests(text, allow_empty=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def check_target(args) -> str:
+    """What is wrong with the request options (--path, --requests, --locustfile), '' when nothing; sets
+    args.requests to the mix."""
+    if not hasattr(args, "requests"):
+        return ""
+    locustfile = getattr(args, "locustfile", None)
+    if locustfile is not None:
+        if not Path(locustfile).is_file():
+            return f"--locustfile {locustfile}: no such file"
+        args.locustfile = Path(locustfile).resolve()
+    if args.requests is not None and args.path is not None:
+        return "--path and --requests: give one of them (--path is a mix of one request)"
+    if args.requests is None:
+        args.requests = [{"path": args.path or DEFAULT_PATH, "weight": 1}]
+        if not args.requests[0]["path"].startswith("/"):
+            return f"--path must start with /, got {args.path!r}"
+    if not args.requests and locustfile is None:
+        why = (
+            "only with --locustfile"
+            if args.command == "locust"
+            else f"{args.command} cannot run a locustfile"
+        )
+        return f"--requests: got [] ({why}); expected {whiskey_common.REQUESTS_RULES}"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if problem := check_target(args):
+        print(f"whiskey_load {args.command}: {problem}", file=sys.stderr)
+        return 2
     for name in ("warmup", "level_time", "run_time", "seconds", "step_time", "step_warmup"):
         if isinstance(getattr(args, name, None), str):
             setattr(args, name, parse_duration(getattr(args, name)))

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.skipif(not VEGETA.is_file(), reason=f"{VEGETA} missing:
 SERVICE_MS = 5.0  # -> at most 200 requests/s
 
 
-def make_server(fail: bool):
+def make_server(fail: bool, hits: list[str] | None = None):
+    """The server; every path it is asked for is appended to `hits` when given."""
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -35,6 +36,8 @@ def make_server(fail: bool):
         disable_nagle_algorithm = True
 
         def do_GET(self):
+            if hits is not None:
+                hits.append(self.path)
             status = 200
             if not self.path.startswith("/whiskey/ping"):
                 with lock:
@@ -192,3 +195,28 @@ def test_two_clients_search_together_and_the_report_merges_their_shares_exactly(
         x["answered"] for doc in (a, b) for x in doc["steps"] if x["label"] == step.label
     )
     assert merged.driver_check is not None and merged.driver_check.rate == merged.capacity
+
+
+def test_vegeta_sends_the_mix_by_weight(tmp_path):
+    """One step at 100/s for 5 s (500 requests) of a 3:1 mix: the server sees 75 % +- 8 % of the heavy request, each
+    with a random id in 1..corpus-size (a wrong mix, 50 % or a single path, cannot pass)."""
+    from urllib.parse import parse_qs, urlparse
+
+    hits: list[str] = []
+    httpd, url = make_server(False, hits)
+    mix = [{"path": "/quotes/heavy?id={id}", "weight": 3}, {"path": "/quotes/light", "weight": 1}]
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(FILES / "whiskey_load.py"), "capacity", "--url", url, "--vegeta", str(VEGETA),
+             "--requests", json.dumps(mix), "--corpus-size", "50", "--slo-p99-ms", "50", "--step-time", "4",
+             "--step-warmup", "1", "--start-rate", "100", "--max-rate", "100", "--out", str(tmp_path / "out")],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        httpd.shutdown()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    paths = [urlparse(h).path for h in hits]
+    assert set(paths) == {"/quotes/heavy", "/quotes/light"} and len(paths) >= 400, len(paths)
+    assert abs(paths.count("/quotes/heavy") / len(paths) - 0.75) <= 0.08
+    ids = {int(parse_qs(urlparse(h).query)["id"][0]) for h in hits if urlparse(h).path == "/quotes/heavy"}
+    assert ids <= set(range(1, 51)) and len(ids) > 25

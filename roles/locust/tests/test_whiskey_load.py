@@ -1,20 +1,25 @@
 """whiskey_load.py against a real HTTP server on loopback, with the real wrk and the real Locust 2.47.
 
 The server answers /quotes/byId?id=N with 200 for N <= 50 and 500 above (so error counting is exercised),
-/quotes/sayHello and /whiskey/ping with 200. wrk comes from the distribution (`apt-get install wrk`); Locust from
+/quotes/sayHello, /whiskey/ping and every path under /mix/ and /app/ with 200, and keeps every path it was asked
+for (Handler.hits: what a request mix really sent). wrk comes from the distribution (`apt-get install wrk`); Locust from
 WHISKEY_LOCUST (path of its `locust`), the PATH, or .cache/locust-venv (scripts/setup.sh makes it).
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
 import importlib.util
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -52,10 +57,15 @@ needs_locust = pytest.mark.skipif(LOCUST is None, reason="locust 2.47 not found 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body leave in two writes: without this, Nagle and delayed ACKs hold each answer ~40 ms
+    disable_nagle_algorithm = True
     # (driver, Accept, Accept-Encoding) of every request: the drivers must ask for the same representation.
     seen: ClassVar[set[tuple[str, str, str]]] = set()
+    # every request's path and query, in order of arrival
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self):
+        Handler.hits.append(self.path)
         url = urlparse(self.path)
         agent = self.headers.get("User-Agent", "wrk")
         driver = "locust" if "python" in agent.lower() else "wrk"
@@ -64,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/quotes/byId":
             ident = int(parse_qs(url.query).get("id", ["0"])[0])
             status = 200 if 1 <= ident <= 50 else 500
-        elif url.path in ("/quotes/sayHello", "/whiskey/ping"):
+        elif url.path in ("/quotes/sayHello", "/whiskey/ping") or url.path.startswith(("/mix/", "/app/")):
             status = 200
         body = b"quote\n" if status == 200 else b"error\n"
         self.send_response(status)
@@ -98,6 +108,11 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def run_locust(profile: str, url: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
     """The runner's `locust` subcommand with this machine's Locust."""
     return run("locust", "--locust", LOCUST, "--profile", profile, "--url", url, "--out", str(out), *extra)
+
+
+def stats_rows(stats_csv: Path) -> list[str]:
+    with open(stats_csv, newline="") as fh:
+        return [row["Name"] for row in csv.DictReader(fh)]
 
 
 def test_help_lists_every_subcommand():
@@ -251,6 +266,8 @@ def test_locust_seed_run_writes_the_results_files(server, tmp_path):
     assert 3 <= total["requests"] <= 60 and total["failures"] == 0
     driver = json.loads((out / "driver.json").read_text())
     assert driver["locust_exit_codes"] == [0] and driver["stats_reset"] is True
+    # the default mix (one request): one statistics row for every id, as before mixes
+    assert stats_rows(out / "locust_stats.csv") == ["/quotes/byId", "Aggregated"]
     assert "--reset-stats" in driver["runs"][-1]["argv"]
 
 
@@ -403,3 +420,177 @@ def test_wrk_asks_for_what_locust_asks_for(server, tmp_path):
     assert len(Handler.seen) == 2, Handler.seen  # one header combination per driver
     assert by_driver["wrk"] == by_driver["locust"]
     assert by_driver["wrk"] == ("", "gzip, deflate, br")
+
+
+# ---------------------------------------------------------------- the request mix (--requests)
+
+# 3:1, the heavy request with a random id in 1..corpus-size
+MIX = [{"path": "/mix/heavy?id={id}", "weight": 3}, {"path": "/mix/light", "weight": 1}]
+
+
+def assert_mix_honoured(hits: list[str], corpus_size: int) -> None:
+    """The 3:1 mix as the server saw it: 75 % +- 8 % heavy over at least 400 requests (a 3.7-sigma miss at 400, far
+    more at the thousands the drivers send; a mix drawn without its weights, 50 %, or a single path never passes),
+    every heavy request's id a fresh one in 1..corpus_size."""
+    paths = Counter(urlparse(h).path for h in hits)
+    assert set(paths) == {"/mix/heavy", "/mix/light"}, paths
+    total = paths["/mix/heavy"] + paths["/mix/light"]
+    assert total >= 400, paths
+    assert abs(paths["/mix/heavy"] / total - 0.75) <= 0.08, paths
+    ids = [int(parse_qs(urlparse(h).query)["id"][0]) for h in hits if urlparse(h).path == "/mix/heavy"]
+    assert all(1 <= i <= corpus_size for i in ids)
+    assert len(set(ids)) > corpus_size // 2, sorted(set(ids))
+    assert all(urlparse(h).query == "" for h in hits if urlparse(h).path == "/mix/light")
+
+
+def test_the_mix_is_parsed_and_named_by_whiskey_common():
+    common = whiskey_load.whiskey_common
+    assert common.parse_requests(json.dumps(MIX)) == MIX
+    # One statistics row per request, by its path without the query (not one per id) ...
+    assert common.stats_names(MIX) == ["/mix/heavy", "/mix/light"]
+    # ... unless two requests of the mix share a path: then their templates tell them apart.
+    two = [
+        {"path": "/work?n=1", "weight": 1},
+        {"path": "/work?n=2", "weight": 1},
+        {"path": "/a?id={id}", "weight": 1},
+    ]
+    assert common.stats_names(two) == ["/work?n=1", "/work?n=2", "/a"]
+    # The locustfiles' environment: WHISKEY_REQUESTS, else WHISKEY_PATH as a mix of one, else the quote.
+    mix = common.load_mix({"WHISKEY_REQUESTS": json.dumps(MIX), "WHISKEY_CORPUS_SIZE": "7"})
+    assert mix.requests == MIX and mix.corpus_size == 7
+    assert common.load_mix({"WHISKEY_PATH": "/quotes/sayHello"}).next() == (
+        "/quotes/sayHello",
+        "/quotes/sayHello",
+    )
+    path, name = common.load_mix({}).next()
+    assert name == "/quotes/byId" and 1 <= int(path.split("=")[1]) <= 900000
+    with pytest.raises(SystemExit, match="WHISKEY_REQUESTS"):
+        common.load_mix({"WHISKEY_REQUESTS": '[{"path": "/a", "weight": 0}]'})
+    # wrk's script arguments: the corpus size, then "weight path" pairs
+    args = argparse.Namespace(requests=MIX, corpus_size=50)
+    assert whiskey_load.wrk_script_args(args) == ["50", "3", "/mix/heavy?id={id}", "1", "/mix/light"]
+
+
+BAD_REQUESTS = [
+    "not json",
+    "[]",
+    "{}",
+    '{"path": "/a", "weight": 1}',
+    '["/a"]',
+    '[{"path": "a", "weight": 1}]',
+    '[{"path": 5, "weight": 1}]',
+    '[{"path": "/a b", "weight": 1}]',
+    '[{"path": "/a", "weight": 0}]',
+    '[{"path": "/a", "weight": -2}]',
+    '[{"path": "/a", "weight": 1.5}]',
+    '[{"path": "/a", "weight": "3"}]',
+    '[{"path": "/a", "weight": true}]',
+    '[{"path": "/a"}]',
+    '[{"path": "/a", "weight": 1, "method": "POST"}]',
+]
+
+
+@pytest.mark.parametrize("value", BAD_REQUESTS)
+@pytest.mark.parametrize("command", ["wrk", "locust", "capacity"])
+def test_a_bad_mix_is_refused_naming_requests(command, value, tmp_path):
+    extra = {"wrk": ["--levels", "2"], "locust": ["--profile", "throughput"], "capacity": []}[command]
+    out = tmp_path / "out"
+    bad = run(
+        command, "--url", "http://127.0.0.1:9", "--out", str(out), "--requests", value, *extra, check=False
+    )
+    assert bad.returncode == 2, bad.stderr
+    assert "--requests" in bad.stderr and "weight an integer >= 1" in bad.stderr, bad.stderr
+    assert not out.exists()  # refused before any driver ran
+
+
+def test_a_missing_locustfile_or_a_path_with_a_mix_is_refused(tmp_path):
+    missing = run(
+        "locust", "--url", "http://127.0.0.1:9", "--out", str(tmp_path / "o"), "--profile", "seed",
+        "--locustfile", str(tmp_path / "none.py"), check=False,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "--locustfile" in missing.stderr and "none.py" in missing.stderr
+    both = run(
+        "wrk", "--url", "http://127.0.0.1:9", "--out", str(tmp_path / "o"), "--levels", "2", "--path", "/a",
+        "--requests", json.dumps(MIX), check=False,
+    )  # fmt: skip
+    assert both.returncode == 2 and "--requests" in both.stderr
+
+
+def test_the_vegeta_targets_draw_the_mix_by_weight_from_a_seeded_rng(tmp_path):
+    mix = whiskey_load.whiskey_common.Mix(MIX, 50)
+    first, again, other = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"
+    whiskey_load.vegeta_targets(first, "http://h:1/", mix, 2000, seed=1)
+    whiskey_load.vegeta_targets(again, "http://h:1/", mix, 2000, seed=1)
+    whiskey_load.vegeta_targets(other, "http://h:1/", mix, 2000, seed=2)
+    lines = first.read_text().splitlines()
+    assert first.read_text() == again.read_text() != other.read_text()  # the same file for every step and run
+    assert len(lines) == 2000 and all(line.startswith("GET http://h:1/mix/") for line in lines)
+    assert_mix_honoured([line.removeprefix("GET http://h:1") for line in lines], 50)
+    # One request (the default): no draw between the ids, exactly the file of a single path.
+    single = tmp_path / "single.txt"
+    whiskey_load.vegeta_targets(
+        single, "http://h:1", whiskey_load.whiskey_common.Mix(MIX[:1], 50), 100, seed=3
+    )
+    rng = random.Random(3)
+    assert single.read_text().splitlines() == [
+        f"GET http://h:1/mix/heavy?id={rng.randint(1, 50)}" for _ in range(100)
+    ]
+
+
+@needs_wrk
+def test_wrk_sends_the_mix_by_weight(server, tmp_path):
+    Handler.hits.clear()
+    run(
+        "wrk", "--url", server, "--corpus-size", "50", "--requests", json.dumps(MIX), "--levels", "2",
+        "--level-time", "2s", "--threads", "1", "--out", str(tmp_path / "wrk"),
+    )  # fmt: skip
+    assert_mix_honoured(list(Handler.hits), 50)
+    # the summary is unchanged: every request answered 200
+    level = levels.normalise([tmp_path / "wrk"], "wrk")["levels"][0]
+    assert level["requests"] >= 400 and level["errors"] == level["non_2xx"] == 0
+
+
+@needs_locust
+def test_locust_sends_the_mix_by_weight_with_a_row_per_request(server, tmp_path):
+    Handler.hits.clear()
+    out = tmp_path / "fast"
+    run_locust(
+        "throughput", server, out, "--corpus-size", "50", "--requests", json.dumps(MIX), "--levels", "2",
+        "--level-time", "3s",
+    )  # fmt: skip
+    assert_mix_honoured(list(Handler.hits), 50)
+    assert stats_rows(out / "locust-c2_stats.csv") == ["/mix/heavy", "/mix/light", "Aggregated"]
+    assert whiskey_load.read_locust_aggregate(out / "locust-c2_stats.csv")["failures"] == 0
+
+
+USER_LOCUSTFILE = """
+from locust import FastHttpUser, task
+
+
+class AppUser(FastHttpUser):
+    @task
+    def own(self):
+        self.client.get("/app/own-locustfile?x=1", name="own")
+"""
+
+
+@needs_locust
+@pytest.mark.parametrize("requests", [None, "[]"])
+def test_a_user_locustfile_replaces_whiskeys(server, tmp_path, requests):
+    """The app's own locustfile (no import of whiskey_common) under the seed profile's options; with it an empty
+    mix is allowed (the locustfile says what to request)."""
+    locustfile = tmp_path / "elsewhere" / "app_locustfile.py"
+    locustfile.parent.mkdir()
+    locustfile.write_text(USER_LOCUSTFILE)
+    Handler.hits.clear()
+    out = tmp_path / "seed"
+    extra = ["--requests", requests] if requests else []
+    run_locust(
+        "seed", server, out, "--locustfile", str(locustfile), "--users", "2", "--spawn-rate", "2",
+        "--run-time", "3s", *extra,
+    )  # fmt: skip
+    paths = Counter(urlparse(h).path for h in Handler.hits)
+    assert set(paths) == {"/app/own-locustfile"} and paths["/app/own-locustfile"] > 10, paths
+    assert stats_rows(out / "locust_stats.csv") == ["own", "Aggregated"]
+    driver = json.loads((out / "driver.json").read_text())
+    assert str(locustfile) in driver["runs"][-1]["argv"] and "--reset-stats" in driver["runs"][-1]["argv"]
