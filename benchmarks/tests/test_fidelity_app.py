@@ -4,14 +4,16 @@ quote server's own source and locks (so the server's venv is not rebuilt between
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import fidelity  # noqa: E402
+
+# Loaded from its file: putting benchmarks/ on sys.path would make its tests/ shadow the project's `tests`.
+spec = importlib.util.spec_from_file_location("fidelity", ROOT / "benchmarks" / "fidelity.py")
+fidelity = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fidelity)
 
 spec = importlib.util.spec_from_file_location(
     "whiskey_app", ROOT / "playbooks" / "filter_plugins" / "whiskey_app.py"
