@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,32 @@ def run(
         timeout=timeout,
         check=False,
     )
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], text=True, capture_output=True, check=False, timeout=120)
+
+
+@contextmanager
+def lab_up(
+    inventory: str, containers: tuple[str, ...], network: str, run_ids: tuple[str, ...] = ()
+) -> Iterator[subprocess.CompletedProcess[str]]:
+    """A lab of the test's own (its inventory) up for the duration, then down: its containers and network gone
+    (asserted), and the results of the runs it names removed before and after."""
+    for run_id in run_ids:
+        shutil.rmtree(ROOT / "results" / run_id, ignore_errors=True)
+    up = run(["ansible-playbook", "playbooks/lab.yml", "-i", inventory], timeout=900)
+    assert up.returncode == 0, up.stdout[-4000:] + up.stderr
+    try:
+        yield up
+    finally:
+        down = run(["ansible-playbook", "playbooks/lab-down.yml", "-i", inventory], timeout=300)
+        assert down.returncode == 0, down.stdout + down.stderr
+        for name in containers:
+            assert docker("inspect", name).returncode != 0, f"{name} is still there"
+        assert docker("network", "inspect", network).returncode != 0, f"{network} is still there"
+        for run_id in run_ids:
+            shutil.rmtree(ROOT / "results" / run_id, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import ROOT
-from .test_lab import docker
+from .conftest import ROOT, docker
 
 # Built on the lab's systemd image of this run's tag (CI builds its own under WHISKEY_IMAGE_TAG).
 TAG = os.environ.get("WHISKEY_IMAGE_TAG") or "bookworm"

@@ -14,8 +14,7 @@ import subprocess
 import pytest
 import yaml
 
-from .conftest import ROOT, run
-from .test_lab import docker
+from .conftest import ROOT, docker, lab_up, run
 
 pytestmark = pytest.mark.lab
 
@@ -57,19 +56,8 @@ def copy_example(tmp_path, **fields):
 
 @pytest.fixture(scope="module")
 def lab():
-    for run_id in RUN_IDS:
-        shutil.rmtree(RESULTS / run_id, ignore_errors=True)
-    up = run(["ansible-playbook", "playbooks/lab.yml", "-i", INVENTORY], timeout=900)
-    assert up.returncode == 0, up.stdout[-4000:] + up.stderr
-    try:
+    with lab_up(INVENTORY, (SERVER, CLIENT), NETWORK, RUN_IDS):
         yield
-    finally:
-        down = run(["ansible-playbook", "playbooks/lab-down.yml", "-i", INVENTORY], timeout=300)
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert docker("inspect", SERVER).returncode != 0
-        assert docker("network", "inspect", NETWORK).returncode != 0
-        for run_id in RUN_IDS:
-            shutil.rmtree(RESULTS / run_id, ignore_errors=True)
 
 
 def test_the_example_app_is_benched_and_named(lab):

@@ -67,7 +67,8 @@ def test_the_repository_apps_are_valid():
     quotes = check(ROOT / "app")
     assert quotes["errors"] == []
     assert quotes["app"]["name"] == "quoteserver" and quotes["app"]["backends"] == ["elasticsearch"]
-    assert quotes["app"]["verify"] == "quotes" and quotes["app"]["wsgi"] == "quoteserver.wsgi:app"
+    assert quotes["app"]["verify"] == {"check": "quotes", "index": "quotes"}
+    assert quotes["app"]["wsgi"] == "quoteserver.wsgi:app"
     assert quotes["app"]["commit"]  # app/ is in git
     for example in sorted((ROOT / "examples").glob("*/whiskey-app.yml")):
         result = check(example.parent)
@@ -127,6 +128,13 @@ def test_the_commit_of_an_app_in_git_and_its_changes(tmp_path):
         ({"setup": ["load", "{elasticsearch_url}"]}, "unknown placeholder {elasticsearch_url}"),
         ({"verify": "quotes"}, "verify: quotes compares answers with elasticsearch"),
         ({"verify": "html"}, "verify must be one of quotes"),
+        ({"verify": {"check": "html"}}, "verify must be one of quotes"),
+        ({"verify": {"index": "q"}}, "verify must be a check's name (quotes) or a mapping {check, index}"),
+        ({"verify": ["quotes"]}, "verify must be a check's name (quotes) or a mapping {check, index}"),
+        (
+            {"verify": {"check": "quotes", "index": "no such"}, "backends": ["elasticsearch"]},
+            "verify.index must",
+        ),
         ({"colour": "red"}, "unknown field(s) colour"),
         ({"locustfile": "nope.py"}, "locustfile: "),
     ],
@@ -228,3 +236,36 @@ def test_bench_yml_stops_on_a_bad_manifest_before_any_host(tmp_path):
         timeout=120,
     )
     assert missing.returncode != 0 and "is not a folder" in missing.stdout + missing.stderr
+
+
+def test_verify_by_name_is_the_quotes_index_and_a_mapping_names_another(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    by_name = check(make_app(tmp_path / "a", verify="quotes", backends=["elasticsearch"]))
+    assert by_name["errors"] == [] and by_name["app"]["verify"] == {"check": "quotes", "index": "quotes"}
+    other = check(
+        make_app(tmp_path / "b", verify={"check": "quotes", "index": "q2"}, backends=["elasticsearch"])
+    )
+    assert other["errors"] == [] and other["app"]["verify"] == {"check": "quotes", "index": "q2"}
+
+
+def test_the_role_s_tarball_holds_exactly_the_files_the_digest_covers(tmp_path):
+    """roles/quoteserver/tasks/app.yml packs with tar --exclude=app["pack_excludes"]: the same files as the digest."""
+    folder = make_app(tmp_path)
+    for rel in ("tests/test_a.py", "src/tests/keep.py", "build/x", "src/build", "demo.egg-info/PKG-INFO",
+                "src/__pycache__/a.pyc", "src/b.pyc", ".git/HEAD", ".gitignore", "docs/build.md"):  # fmt: skip
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(rel)
+    excludes = check(folder)["app"]["pack_excludes"]
+    tar = subprocess.run(
+        ["tar", "--create", f"--directory={folder}", *[f"--exclude={e}" for e in excludes], "."],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    listed = subprocess.run(
+        ["tar", "--list"], input=tar.stdout, capture_output=True, check=True
+    ).stdout.decode()
+    members = sorted(m[2:] for m in listed.splitlines() if not m.endswith("/"))
+    walked = sorted(p.relative_to(folder).as_posix() for p in whiskey_app._files(folder))
+    assert members == walked
+    assert "src/tests/keep.py" in walked and ".gitignore" in walked and "docs/build.md" in walked
+    assert not {"tests/test_a.py", "build/x", "src/build", "src/b.pyc", ".git/HEAD"} & set(walked)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from . import fresh_vms
-from .conftest import run
-from .test_lab import docker, recap
+from .conftest import docker, run
+from .test_lab import recap
 
 pytestmark = pytest.mark.lab
 

@@ -21,8 +21,7 @@ import time
 
 import pytest
 
-from .conftest import ROOT, ansible_env, run
-from .test_lab import docker
+from .conftest import ROOT, ansible_env, docker, lab_up, run
 
 pytestmark = pytest.mark.lab
 
@@ -93,20 +92,11 @@ def drivers_on_client() -> str:
 
 @pytest.fixture(scope="module")
 def lab():
-    for run_id in ("f-es", "f-kill", "f-int"):
-        subprocess.run(["rm", "-rf", str(RESULTS / run_id)], check=False)
-    up = run(["ansible-playbook", "playbooks/lab.yml", "-i", INVENTORY], timeout=900)
-    assert up.returncode == 0, up.stdout[-4000:] + up.stderr
-    try:
+    with lab_up(INVENTORY, (SERVER, CLIENT), NETWORK, ("f-es", "f-kill", "f-int")):
         for name in ("playbooks/server.yml", "playbooks/client.yml"):
             done = playbook(name, timeout=2400)
             assert done.returncode == 0, name + done.stdout[-6000:] + done.stderr[-2000:]
         yield
-    finally:
-        down = run(["ansible-playbook", "playbooks/lab-down.yml", "-i", INVENTORY], timeout=300)
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert docker("inspect", SERVER).returncode != 0
-        assert docker("network", "inspect", NETWORK).returncode != 0
 
 
 def test_elasticsearch_stopped_during_a_run_makes_it_invalid_and_unranked(lab):

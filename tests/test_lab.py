@@ -7,16 +7,12 @@ import subprocess
 
 import pytest
 
-from .conftest import run
+from .conftest import docker, lab_up, run
 
 pytestmark = pytest.mark.lab
 
 INVENTORY = "tests/data/lab-test.yml"
 SERVER, CLIENT, NETWORK = "whiskey-t-server", "whiskey-t-client", "whiskey-test-lab"
-
-
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], text=True, capture_output=True, check=False, timeout=120)
 
 
 def recap(output: str) -> dict[str, dict[str, int]]:
@@ -28,14 +24,8 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 
 @pytest.fixture(scope="module")
 def lab():
-    up = run(["ansible-playbook", "playbooks/lab.yml", "-i", INVENTORY], timeout=900)
-    assert up.returncode == 0, up.stdout + up.stderr
-    yield up
-    down = run(["ansible-playbook", "playbooks/lab-down.yml", "-i", INVENTORY], timeout=300)
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert docker("inspect", SERVER).returncode != 0
-    assert docker("inspect", CLIENT).returncode != 0
-    assert docker("network", "inspect", NETWORK).returncode != 0
+    with lab_up(INVENTORY, (SERVER, CLIENT), NETWORK) as up:
+        yield up
 
 
 def test_second_run_changes_nothing(lab):

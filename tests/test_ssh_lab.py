@@ -15,8 +15,8 @@ import time
 import pytest
 
 from . import fresh_vms
-from .conftest import ROOT, run
-from .test_lab import docker, recap
+from .conftest import ROOT, docker, run
+from .test_lab import recap
 
 pytestmark = pytest.mark.lab
 

@@ -32,4 +32,4 @@ def test_each_endpoint_is_a_valid_variant_of_the_quote_server(tmp_path):
         app = result["app"]
         assert app["requests"] == [{"path": path, "weight": 1}]
         assert app["source"] == quotes["source"] and app["requirements"] == quotes["requirements"]
-        assert app["name"] == "quoteserver" and app["verify"] == "quotes"
+        assert app["name"] == "quoteserver" and app["verify"] == {"check": "quotes", "index": "quotes"}

@@ -12,6 +12,7 @@ the facts the app's backends publish (group_vars/all/backends.yml) and the bench
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import re
@@ -49,8 +50,12 @@ PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BENCH_FACTS = ("corpus_size",)
 # The built-in answer checks of the probe (roles/bench/files/whiskey_probe.py --verify).
 VERIFY = {"quotes": "elasticsearch"}
-# Not part of the installed app (the role's tarball leaves the same out): no effect on its identity.
-SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".ruff_cache", "build", "dist", ".venv", ".tox"}
+# Not part of the installed app, so no part of its identity: names (files or folders, at any depth, shell
+# patterns) and the top-level folders the role's tarball leaves out. The tarball is made with exactly these
+# (app["pack_excludes"], tar's --exclude), the digest walks the folder with them: one list, one meaning.
+SKIP_NAMES = (".git", ".pytest_cache", ".ruff_cache", ".tox", ".venv", "__pycache__", "build", "dist", "*.egg-info",
+              "*.pyc")  # fmt: skip
+SKIP_TOP = ("tests",)
 REQUEST_KEYS = {"path", "weight"}
 
 
@@ -186,17 +191,22 @@ def _string_list(
     return out
 
 
+def pack_excludes() -> list[str]:
+    """tar's --exclude patterns of the role's tarball (member names start with ./ when it packs `.`)."""
+    return [*SKIP_NAMES, *(f"./{top}" for top in SKIP_TOP)]
+
+
+def _skipped(name: str, top: bool) -> bool:
+    return any(fnmatch.fnmatchcase(name, pat) for pat in SKIP_NAMES) or (top and name in SKIP_TOP)
+
+
 def _files(root: Path) -> list[Path]:
-    """The files the role packs from a source folder (sorted), the same exclusions as its tarball."""
+    """The files the role packs from a source folder (sorted): what tar --exclude=pack_excludes() keeps."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
-        rel = Path(dirpath).relative_to(root)
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d not in SKIP_DIRS and not d.endswith(".egg-info") and not (rel == Path(".") and d == "tests")
-        )
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.endswith(".pyc"))
+        top = Path(dirpath) == root
+        dirnames[:] = sorted(d for d in dirnames if not _skipped(d, top))
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if not _skipped(f, top))
     return found
 
 
@@ -386,18 +396,7 @@ def whiskey_app(
     packages = _string_list(
         doc.get("system_packages"), manifest, "system_packages", errors, re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
     )
-    verify = doc.get("verify")
-    if verify is not None:
-        if verify not in VERIFY:
-            errors.append(
-                f"{_where(manifest, 'verify')} must be one of {', '.join(VERIFY)} (the probe's built-in "
-                f"answer checks) or left out, got {verify!r}"
-            )
-        elif VERIFY[verify] not in names:
-            errors.append(
-                f"{_where(manifest, 'verify')}: {verify} compares answers with {VERIFY[verify]}, which "
-                "must be one of the app's backends"
-            )
+    verify = _verify(doc.get("verify"), names, manifest, errors)
 
     if errors:
         return {"errors": errors, "app": {}}
@@ -426,9 +425,38 @@ def whiskey_app(
             "setup": setup,
             "verify": verify,
             "digest": app_digest(manifest, extra, source),
+            "pack_excludes": pack_excludes(),
             "commit": git_commit(folder),
         },
     }
+
+
+def _verify(raw: Any, backends: list[str], manifest: Path, errors: list[str]) -> dict[str, str] | None:
+    """`verify`: a built-in answer check by name (`quotes`), or {check: quotes, index: NAME} to name the index
+    the answers are compared with (default: quotes). Normalized to the mapping."""
+    if raw is None:
+        return None
+    where = _where(manifest, "verify")
+    doc = {"check": raw} if isinstance(raw, str) else raw
+    if not isinstance(doc, dict) or set(doc) - {"check", "index"} or "check" not in doc:
+        errors.append(
+            f"{where} must be a check's name ({', '.join(VERIFY)}) or a mapping {{check, index}}, got {raw!r}"
+        )
+        return None
+    check, index = doc["check"], doc.get("index", "quotes")
+    if check not in VERIFY:
+        errors.append(
+            f"{where} must be one of {', '.join(VERIFY)} (the probe's built-in answer checks) or left out, "
+            f"got {check!r}"
+        )
+        return None
+    if VERIFY[check] not in backends:
+        errors.append(
+            f"{where}: {check} compares answers with {VERIFY[check]}, which must be one of the app's backends"
+        )
+    if not isinstance(index, str) or not NAME_RE.match(index):
+        errors.append(f"{where}.index must be an index name (letters, digits, . _ -), got {index!r}")
+    return {"check": check, "index": index}
 
 
 def whiskey_app_identity(app: dict[str, Any]) -> dict[str, Any]:

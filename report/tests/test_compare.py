@@ -1,7 +1,11 @@
 """compare: fixture-b (backend wait 12 ms) against fixture-a (3 ms), both real Locust runs."""
 
+import json
+import shutil
+
 from whiskey_report.cli import main
-from whiskey_report.compare import compare
+from whiskey_report.compare import compare, terminal_text
+from whiskey_report.report import ORIGINAL_APP
 
 
 def test_compare_matches_rows_and_computes_differences(run_a, run_b):
@@ -46,3 +50,21 @@ def test_compare_cli_writes_html(run_a, run_b, tmp_path, capsys):
 def test_compare_missing_side(run_a, tmp_path, capsys):
     assert main(["compare", str(run_a), str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_compare_names_the_app_and_warns_when_the_two_measured_different_apps(run_a, run_b, tmp_path):
+    same = compare(run_a, run_b)  # both recorded before apps were named: the quote server on both sides
+    assert same.base_app == same.cont_app == ORIGINAL_APP
+    assert f"App under test: {ORIGINAL_APP}" in terminal_text(same)
+    assert not any("different apps" in w for w in same.warnings)
+    other = tmp_path / "fixture-b"
+    shutil.copytree(run_b, other)
+    meta = json.loads((other / "run.json").read_text())
+    meta["app"] = {"name": "cpu-bound", "version": "1.0.0", "digest": "ab" * 32, "wsgi": "cpubound.wsgi:app",
+                   "requests": [{"path": "/work?n=5", "weight": 1}], "backends": []}  # fmt: skip
+    (other / "run.json").write_text(json.dumps(meta))
+    cmp = compare(run_a, other)
+    assert cmp.cont_app.startswith("cpu-bound 1.0.0 (not in git, sha256 abababababab)")
+    assert cmp.warnings[0].startswith("the two runs measured different apps (baseline: quoteserver")
+    text = terminal_text(cmp)
+    assert f"Baseline's app: {ORIGINAL_APP}" in text and "Contender's app: cpu-bound 1.0.0" in text

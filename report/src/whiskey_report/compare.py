@@ -6,7 +6,7 @@ from pathlib import Path
 
 from whiskey_report import __version__
 from whiskey_report.findings import significance
-from whiskey_report.report import analyse, env
+from whiskey_report.report import analyse, app_under_test, env
 from whiskey_report.summary import CI_METRICS, Row, fmt, fmt_ci, text_table
 
 COMPARE_HEAD = [
@@ -75,6 +75,8 @@ class Comparison:
     diffs: list[Diff]
     only_one: list[str]
     warnings: list[str]
+    base_app: str = ""
+    cont_app: str = ""
 
 
 def compare(base_dir: Path, cont_dir: Path) -> Comparison:
@@ -105,9 +107,33 @@ def compare(base_dir: Path, cont_dir: Path) -> Comparison:
     only = [f"baseline only: {r.label}" for k, r in bmap.items() if k not in cmap]
     only += [f"contender only: {r.label}" for k, r in cmap.items() if k not in bmap]
     warns = [f"baseline: {w}" for w in base.warnings] + [f"contender: {w}" for w in cont.warnings]
+    base_app, cont_app = app_under_test(base.runset.meta), app_under_test(cont.runset.meta)
+    if _app_identity(base.runset.meta) != _app_identity(cont.runset.meta):
+        warns.insert(
+            0,
+            "the two runs measured different apps (baseline: "
+            f"{base_app}; contender: {cont_app}): a difference is the apps' as much as the setups'",
+        )
     return Comparison(
-        Path(base_dir), Path(cont_dir), base.runset.run_id, cont.runset.run_id, diffs, only, warns
+        Path(base_dir),
+        Path(cont_dir),
+        base.runset.run_id,
+        cont.runset.run_id,
+        diffs,
+        only,
+        warns,
+        base_app,
+        cont_app,
     )
+
+
+def _app_identity(meta: dict) -> tuple:
+    """What makes two runs' apps the same one: name, version and the digest of what was installed (results older
+    than apps measured the quote server)."""
+    app = meta.get("app")
+    if not isinstance(app, dict):
+        return ("quoteserver", None, None) if app is None else ("unknown", None, None)
+    return (app.get("name"), app.get("version"), app.get("digest"))
 
 
 def headlines(cmp: Comparison) -> list[str]:
@@ -125,7 +151,12 @@ def headlines(cmp: Comparison) -> list[str]:
 
 
 def terminal_text(cmp: Comparison) -> str:
-    lines = [f"baseline {cmp.base_id}  vs  contender {cmp.cont_id}", ""]
+    lines = [f"baseline {cmp.base_id}  vs  contender {cmp.cont_id}"]
+    if cmp.base_app == cmp.cont_app:
+        lines.append(f"App under test: {cmp.base_app}")
+    else:
+        lines += [f"Baseline's app: {cmp.base_app}", f"Contender's app: {cmp.cont_app}"]
+    lines.append("")
     lines.append(text_table(COMPARE_HEAD, [d.cells() for d in cmp.diffs]))
     lines += [""] + [f"  - {h}" for h in headlines(cmp)]
     if cmp.only_one:
@@ -147,6 +178,8 @@ def write_html(cmp: Comparison, path: Path) -> Path:
             cont_id=cmp.cont_id,
             base_path=str(cmp.base_dir.resolve()),
             cont_path=str(cmp.cont_dir.resolve()),
+            base_app=cmp.base_app,
+            cont_app=cmp.cont_app,
             has_conc=any(d.concurrency is not None for d in cmp.diffs),
             headlines=headlines(cmp),
             head=COMPARE_HEAD,

@@ -200,7 +200,9 @@ def app_items(meta: dict) -> list[tuple[str, str]]:
             ("app health path", str(app.get("health") or "?")),
         ]
         if app.get("verify"):
-            items.append(("app answer check", f"{app['verify']} (the probe's built-in check)"))
+            verify = app["verify"] if isinstance(app["verify"], dict) else {"check": app["verify"]}
+            index = f" against index {verify['index']}" if verify.get("index") else ""
+            items.append(("app answer check", f"{verify['check']}{index} (the probe's built-in check)"))
     return items
 
 

@@ -361,22 +361,16 @@ def whiskey_probe_argv(
     app: dict[str, Any], backends: list[dict[str, Any]], corpus_size: int, run_index: int
 ) -> list[str]:
     """The probe's arguments for the app under test (after --url and --program): its health path, its answer
-    checks (the built-in `verify`, else one --check per request of its mix, {id} one of two ids of
+    checks (the built-in `verify` {check, index}, else one --check per request of its mix, {id} one of two ids of
     1..corpus_size picked by the run's index; an app driven only by its locustfile: its health path), and one
     --backend per backend it needs (`backends`: the app's entries of the backends table, each with name and
     probe {kind, url})."""
     argv = ["--health", app["health"], "--corpus-size", str(int(corpus_size)), "--seed", str(int(run_index))]
     by_name = {b["name"]: b for b in backends}
-    if app.get("verify") == "quotes":
+    verify = app.get("verify") or {}
+    if verify.get("check") == "quotes":
         es = by_name["elasticsearch"]["probe"]["url"]
-        argv += [
-            "--verify",
-            "quotes",
-            "--es-url",
-            es,
-            "--index",
-            app.get("env", {}).get("QUOTESERVER_INDEX", "quotes"),
-        ]
+        argv += ["--verify", "quotes", "--es-url", es, "--index", verify["index"]]
     else:
         for path in [r["path"] for r in app.get("requests") or []] or [app["health"]]:
             argv += ["--check", path]

@@ -389,6 +389,12 @@ def test_the_quote_server_is_probed_as_before():
     ]
 
 
+def test_the_answer_check_compares_with_the_index_the_manifest_names():
+    app = {"health": "/h", "requests": [], "env": {}, "verify": {"check": "quotes", "index": "q2"}}
+    args = _probe_args(app, ES)
+    assert args.verify == "quotes" and args.index == "q2" and not args.check
+
+
 def test_another_app_is_probed_on_its_health_and_each_request_of_its_mix():
     app = {
         "health": "/health",
