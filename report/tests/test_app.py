@@ -80,7 +80,10 @@ def test_the_quote_server_by_its_manifest(tmp_path):
         "requests: /quotes/byId?id={id} ×1; backends: elasticsearch"
     )
     assert f"<b>App under test:</b> {line}</p>" in html
-    assert "<dt>app answer check</dt><dd>quotes against index quotes (the probe&#39;s built-in check)</dd>" in html
+    assert (
+        "<dt>app answer check</dt><dd>quotes against index quotes (the probe&#39;s built-in check)</dd>"
+        in html
+    )
     assert "with the app" not in html  # the original's own app
     assert f"App under test: {line}" in text.splitlines()
     assert summary["app_under_test"] == line

@@ -27,8 +27,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BASE = 1.01
-PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9))
+# The driver's own module (capacity_driver.py is a symlink to roles/locust/files/whiskey_capacity.py, the file the
+# clients run): one bucket math, one percentile rule and one search rule for the writer and this reader.
+from whiskey_report import capacity_driver as driver
+
+BASE = driver.BASE
+Histogram = driver.Histogram
 P99_TOLERANCE = 0.01  # latency_ms.p99 vs the histogram's own p99
 
 
@@ -44,51 +48,6 @@ def _num(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
-
-
-@dataclass
-class Histogram:
-    """Latency counts in 1 %-wide log buckets (microseconds); sums exactly."""
-
-    counts: dict[int, int] = field(default_factory=dict)
-    max_us: float = 0.0
-    min_us: float | None = None
-    n_declared: int | None = None
-
-    @property
-    def n(self) -> int:
-        return sum(self.counts.values())
-
-    def merge(self, other: "Histogram") -> "Histogram":
-        out = Histogram(dict(self.counts), max(self.max_us, other.max_us), self.min_us)
-        for i, c in other.counts.items():
-            out.counts[i] = out.counts.get(i, 0) + c
-        if other.min_us is not None:
-            out.min_us = other.min_us if out.min_us is None else min(out.min_us, other.min_us)
-        out.n_declared = out.n
-        return out
-
-    def quantile_us(self, pct: float) -> float | None:
-        """Nearest rank: the upper edge of the bucket holding the ceil(pct/100 * n)-th request (at most max_us),
-        as the driver computes it."""
-        n = self.n
-        if n == 0:
-            return None
-        rank = max(1, math.ceil(pct / 100.0 * n - 1e-9))
-        seen = 0
-        for i in sorted(self.counts):
-            seen += self.counts[i]
-            if seen >= rank:
-                return min(BASE**i, self.max_us) if i else min(1.0, self.max_us)
-        return self.max_us
-
-    def summary_ms(self) -> dict:
-        out = {}
-        for key, pct in PERCENTILES:
-            q = self.quantile_us(pct)
-            out[key] = None if q is None else round(q / 1000.0, 3)
-        out["max"] = round(self.max_us / 1000.0, 3) if self.n else None
-        return out
 
 
 def read_histogram(doc, where: str, problems: list[str]) -> Histogram | None:
@@ -117,7 +76,7 @@ def read_histogram(doc, where: str, problems: list[str]) -> Histogram | None:
             return None
         counts[i] = value
     n = doc.get("n")
-    hist = Histogram(counts, _num(doc.get("max_us")) or 0.0, _num(doc.get("min_us")), n)
+    hist = Histogram(counts, _num(doc.get("max_us")) or 0.0, _num(doc.get("min_us")))
     if not isinstance(n, int) or isinstance(n, bool) or n != hist.n:
         problems.append(f"{where}: histogram counts sum to {hist.n}, its n says {n!r}")
     return hist
@@ -253,18 +212,10 @@ def meets(step: Step, slo_p99_ms: float, slo_error_pct: float) -> tuple[bool, st
 
 
 def outcome(steps: list[Step]) -> dict:
-    """The search's answer from its steps (whiskey_capacity.outcome's rule): the highest passing rate, the lowest
-    failing rate above it, and found / censored / none."""
-    lo = max((s.rate for s in steps if s.passed), default=0.0)
-    hi = min((s.rate for s in steps if not s.passed and s.rate > lo), default=None)
-    status = "none" if lo == 0 else ("censored" if hi is None else "found")
-    return {
-        "capacity": lo or None,
-        "lower": lo or None,
-        "upper": hi,
-        "status": status,
-        "inconsistent_failures": sorted(s.rate for s in steps if not s.passed and s.rate < lo),
-    }
+    """The search's answer from its steps, by the driver's own rule (whiskey_capacity.outcome): the highest passing
+    rate, the lowest failing rate above it, and found / censored / none."""
+    doc = driver.outcome([{"rate": s.rate, "passed": s.passed} for s in steps])
+    return {k: doc[k] for k in ("capacity", "lower", "upper", "status", "inconsistent_failures")}
 
 
 @dataclass

@@ -339,11 +339,13 @@ def bounds(steps: list[dict]) -> tuple[float, float | None]:
     return lo, hi
 
 
-def outcome(plan: SearchPlan, steps: list[dict]) -> dict:
+def outcome(steps: list[dict]) -> dict:
     """The search's answer: the highest rate that met the objective, the rate that did not, and what to say."""
     lo, hi = bounds(steps)
     inconsistent = sorted(s["rate"] for s in steps if not s["passed"] and s["rate"] < lo)
-    if lo == 0:
+    if not steps:
+        status, text = "none", "no step was run"
+    elif lo == 0:
         status, text = (
             "none",
             f"no rate tried met the objective (lowest tried {min(s['rate'] for s in steps):g}/s)",

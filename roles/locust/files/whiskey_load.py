@@ -997,7 +997,7 @@ def cmd_capacity(args) -> int:
                     whole = capacity_step(args, rec, leader, targets, rate, clients, label, steps)
                     searched.append(whole)
                     print(f"[whiskey-load] {label} {rate:g}/s: {whole['why']}", file=sys.stderr, flush=True)
-                result = wcap.outcome(plan, searched)
+                result = wcap.outcome(searched)
                 if args.check_url and result["capacity"]:
                     checks: list[dict] = []
                     capacity_step(
@@ -1016,7 +1016,7 @@ def cmd_capacity(args) -> int:
                 with contextlib.suppress(DriverError):
                     leader.send({"cmd": "bye", "result": None, "error": error})
     if result is None and steps and not args.follow:
-        result = wcap.outcome(plan, steps)
+        result = wcap.outcome(steps)
     doc = {
         "profile": "capacity",
         "driver": "vegeta",

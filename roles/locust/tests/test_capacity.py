@@ -157,7 +157,7 @@ def search(plan, capacity):
     steps = []
     while (rate := cap.next_rate(plan, steps)) is not None:
         steps.append({"rate": rate, "passed": rate <= capacity})
-    return steps, cap.outcome(plan, steps)
+    return steps, cap.outcome(steps)
 
 
 @pytest.mark.parametrize("capacity", [73, 180, 555, 1234])
@@ -181,7 +181,6 @@ def test_the_search_goes_down_when_the_first_rate_fails_and_says_censored_at_max
 
 
 def test_a_noisy_lower_failure_is_reported_not_hidden():
-    plan = cap.SearchPlan(start_rate=100, max_rate=1000)
     steps = [
         {"rate": 100, "passed": True},
         {"rate": 200, "passed": False},
@@ -191,7 +190,7 @@ def test_a_noisy_lower_failure_is_reported_not_hidden():
         {"rate": 175, "passed": True},
         {"rate": 120, "passed": False},
     ]
-    out = cap.outcome(plan, steps)
+    out = cap.outcome(steps)
     assert out["capacity"] == 175 and out["upper"] == 183 and out["inconsistent_failures"] == [120]
 
 
@@ -267,3 +266,8 @@ def test_the_closed_loop_is_paced_to_the_steps_rate_by_littles_law():
     assert (
         connections == 8 and delay == 4 and connections / ((4 + delay) / 1000) == pytest.approx(800, rel=0.3)
     )
+
+
+def test_a_search_without_steps_has_no_capacity():
+    out = cap.outcome([])
+    assert out["status"] == "none" and out["capacity"] is None and out["text"] == "no step was run"

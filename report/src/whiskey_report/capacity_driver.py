@@ -1,0 +1,1 @@
+../../../roles/locust/files/whiskey_capacity.py
