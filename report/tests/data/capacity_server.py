@@ -1,44 +1,58 @@
-"""The capacity fixture's server (make_capacity_fixture.py): `python3 capacity_server.py PORT SERVICE_MS`.
+"""A server whose capacity is known, for the capacity profile's tests: the fixture maker runs it as
+`python3 capacity_server.py PORT SERVICE_MS` (make_capacity_fixture.py), the driver's tests import make_server
+(roles/locust/tests/test_capacity_driver.py).
 
-One worker: each request but /whiskey/ping holds a lock for SERVICE_MS (capacity 1000/SERVICE_MS per s);
-/whiskey/ping is free, like nginx's, for the driver check.
+One worker: each request but /whiskey/ping holds a lock for SERVICE_MS (capacity 1000/SERVICE_MS per s), then
+answers 200 (500 with fail); /whiskey/ping is free, like nginx's, for the driver check.
 """
+
+from __future__ import annotations
 
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-SERVICE = float(sys.argv[2]) / 1000
-LOCK = threading.Lock()
 
+def make_server(
+    service_ms: float, fail: bool = False, hits: list[str] | None = None, port: int = 0
+) -> ThreadingHTTPServer:
+    """The server bound on 127.0.0.1:port (0: any free port), not yet serving; every path it is asked for is
+    appended to `hits` when given."""
+    lock = threading.Lock()
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
-    def do_GET(self):
-        if not self.path.startswith("/whiskey/ping"):
-            with LOCK:
-                time.sleep(SERVICE)
-        try:
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-        except OSError:
+        def do_GET(self):
+            if hits is not None:
+                hits.append(self.path)
+            status = 200
+            if not self.path.startswith("/whiskey/ping"):
+                with lock:
+                    time.sleep(service_ms / 1000)
+                status = 500 if fail else 200
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            except OSError:
+                pass
+
+        def log_message(self, *args):
             pass
 
-    def log_message(self, *a):
-        pass
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 1024
+        daemon_threads = True
+
+        def handle_error(self, *args):
+            pass
+
+    return Server(("127.0.0.1", port), Handler)
 
 
-class S(ThreadingHTTPServer):
-    request_queue_size = 1024
-    daemon_threads = True
-
-    def handle_error(self, *a):
-        pass
-
-
-S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+if __name__ == "__main__":
+    make_server(float(sys.argv[2]), port=int(sys.argv[1])).serve_forever()

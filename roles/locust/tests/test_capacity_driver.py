@@ -7,12 +7,11 @@ found, and a server that only fails must end with no capacity, every step failed
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,42 +25,17 @@ pytestmark = pytest.mark.skipif(not VEGETA.is_file(), reason=f"{VEGETA} missing:
 
 SERVICE_MS = 5.0  # -> at most 200 requests/s
 
+_spec = importlib.util.spec_from_file_location(
+    "capacity_server", ROOT / "report/tests/data/capacity_server.py"
+)
+capacity_server = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(capacity_server)
+
 
 def make_server(fail: bool, hits: list[str] | None = None):
-    """The server; every path it is asked for is appended to `hits` when given."""
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def do_GET(self):
-            if hits is not None:
-                hits.append(self.path)
-            status = 200
-            if not self.path.startswith("/whiskey/ping"):
-                with lock:
-                    time.sleep(SERVICE_MS / 1000)
-                status = 500 if fail else 200
-            try:
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-            except OSError:
-                pass
-
-        def log_message(self, *args):
-            pass
-
-    class Server(ThreadingHTTPServer):
-        request_queue_size = 1024
-        daemon_threads = True
-
-        def handle_error(self, *args):
-            pass
-
-    httpd = Server(("127.0.0.1", 0), Handler)
+    """The known-capacity server (report/tests/data/capacity_server.py), serving; every path it is asked for is
+    appended to `hits` when given."""
+    httpd = capacity_server.make_server(SERVICE_MS, fail, hits)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
