@@ -446,3 +446,76 @@ def test_a_censored_row_is_shown_as_at_least(tmp_path):
 def test_seed_reports_have_no_capacity_section(built_a):
     assert built_a.capacity_rows == []
     assert 'id="capacity-table"' not in built_a.html.read_text()
+
+
+# ---------------------------------------------------------------- a rate tried again (the search's confirmation)
+
+
+def _retry(doc: dict, of: str, rate: float | None = None, passed: bool | None = None) -> dict:
+    """A copy of step `of` as the search's next step (at `rate`), with the driver's pooled verdict recorded."""
+    src = next(s for s in doc["steps"] if s["label"] == of)
+    new = json.loads(json.dumps(src))
+    new["label"] = f"step-{len(doc['steps']) + 1}"
+    if rate is not None:
+        new["rate"] = rate
+    tries = [s for s in doc["steps"] if s["rate"] == new["rate"]] + [new]
+    s = doc["settings"]
+    new["pooled"] = cap.driver.pool(tries, s["slo_p99_ms"], s["slo_error_pct"])
+    if passed is not None:
+        new["pooled"]["passed"] = passed
+    doc["steps"].append(new)
+    return new
+
+
+def test_a_rate_tried_again_counts_by_its_tries_pooled(good):
+    edit(good, lambda d: _retry(d, "step-9"))  # the capacity's rate measured twice
+    c = cap.read_run(good)
+    assert c.problems == [] and c.capacity == 209 and c.upper == 218
+    step = c.capacity_step
+    assert step.label == "step-10" and step.pooled["tries"] == ["step-9", "step-10"]
+    assert step.pooled["answered"] == 2 * step.answered and step.pooled["passed"]
+    assert c.summary()["pooled"] == ["step-9", "step-10"]
+    assert c.summary()["latency_ms"] == step.pooled["latency_ms"]
+    assert judge(good, context(good))["verdict"] == "valid"
+
+
+def test_a_marginal_miss_confirmed_as_a_pass_moves_the_capacity_up_and_the_result_must_say_so(good):
+    def confirm(d):
+        # step-8 (218/s) missed without being stopped early; measured again, the pooled tries meet the objective
+        nine = next(s for s in d["steps"] if s["label"] == "step-9")
+        eight = next(s for s in d["steps"] if s["label"] == "step-8")
+        eight.update({k: json.loads(json.dumps(v)) for k, v in nine.items() if k not in ("label", "rate")})
+        eight.update(passed=False, why="p99 50.2 ms > 50 ms", stopped_early=False, achieved_rate=218.0)
+        _retry(d, "step-9", rate=218.0)["achieved_rate"] = 218.0
+
+    edit(good, confirm)
+    c = cap.read_run(good)
+    assert c.capacity == 218 and c.upper == 238 and c.capacity_step.label == "step-10"
+    # the driver's recorded result (209) is not what its steps say any more: the run is not a result
+    assert any(
+        "result.capacity is 209.0, the highest passing rate of its steps 218.0" in p for p in c.problems
+    )
+    doc = judge(good, context(good))
+    assert doc["verdict"] == "invalid" and "results" in kinds(doc)
+    edit(good, lambda d: d["result"].update(capacity=218.0, lower=218.0, upper=238.0))
+    assert cap.read_run(good).problems == []
+    assert judge(good, context(good))["verdict"] == "valid"
+
+
+def test_a_pooled_verdict_the_histograms_contradict_or_without_an_earlier_try_is_a_problem(good):
+    edit(good, lambda d: _retry(d, "step-9", passed=False))
+    c = cap.read_run(good)
+    assert any(
+        "the driver pooled step-9, step-10 as passed=False, their histograms say p99" in p for p in c.problems
+    )
+    assert judge(good, context(good))["verdict"] == "invalid"
+
+    def lone(d):
+        d["steps"] = [s for s in d["steps"] if s["label"] != "step-9"]
+        d["steps"][-1]["pooled"] = {"passed": True, "tries": ["step-8"]}
+
+    edit(good, lambda d: d["steps"].pop())  # drop the retry of the first part
+    edit(good, lone)
+    assert any(
+        "records a pooled verdict, but no earlier try of 218/s" in p for p in cap.read_run(good).problems
+    )

@@ -102,6 +102,10 @@ class Step:
     hist: Histogram | None = None
     service_ms: dict = field(default_factory=dict)
     send_lag_ms: dict = field(default_factory=dict)
+    # A rate tried again (the search's confirmation of a marginal miss): the driver's verdict on every try of it
+    # pooled, as recorded, and this reader's own (pool_tries), which is the one that counts.
+    recorded_pooled: dict | None = None
+    pooled: dict | None = None
 
     @property
     def p99(self) -> float | None:
@@ -194,6 +198,7 @@ def read_step(doc, where: str, problems: list[str]) -> Step | None:
         hist,
         doc.get("service_ms") if isinstance(doc.get("service_ms"), dict) else {},
         doc.get("send_lag_ms") if isinstance(doc.get("send_lag_ms"), dict) else {},
+        doc.get("pooled") if isinstance(doc.get("pooled"), dict) else None,
     )
 
 
@@ -211,10 +216,53 @@ def meets(step: Step, slo_p99_ms: float, slo_error_pct: float) -> tuple[bool, st
     return True, f"p99 {p99} ms <= {slo_p99_ms:g} ms, errors {step.error_pct:.3g} %"
 
 
+def pool_tries(
+    steps: list[Step], slo_p99_ms: float, slo_error_pct: float, where: str, problems: list[str]
+) -> None:
+    """Each step at a rate tried before gets the verdict of all its tries pooled (driver.pool: summed histograms
+    and counts, judged on every request), and the driver's recorded pooled verdict must be the same."""
+    for i, step in enumerate(steps):
+        earlier = [s for s in steps[:i] if s.rate == step.rate]
+        if not earlier:
+            if step.recorded_pooled is not None:
+                problems.append(
+                    f"{where} {step.label}: records a pooled verdict, but no earlier try of {step.rate:g}/s"
+                )
+            continue
+        tries = [*earlier, step]
+        if any(t.hist is None for t in tries):
+            problems.append(
+                f"{where} {step.label}: a try of {step.rate:g}/s has no histogram: cannot be pooled"
+            )
+            continue
+        step.pooled = driver.pool(
+            [
+                {
+                    "label": t.label,
+                    "planned": t.planned,
+                    "answered": t.answered,
+                    "errors": t.errors,
+                    "stopped_early": t.stopped_early,
+                    "hist": t.hist,
+                }
+                for t in tries
+            ],
+            slo_p99_ms,
+            slo_error_pct,
+        )
+        recorded = step.recorded_pooled
+        if recorded is not None and recorded.get("passed") is not step.pooled["passed"]:
+            problems.append(
+                f"{where} {step.label}: the driver pooled {', '.join(step.pooled['tries'])} as "
+                f"passed={recorded.get('passed')!r}, their histograms say {step.pooled['why']}"
+            )
+
+
 def outcome(steps: list[Step]) -> dict:
     """The search's answer from its steps, by the driver's own rule (whiskey_capacity.outcome): the highest passing
-    rate, the lowest failing rate above it, and found / censored / none."""
-    doc = driver.outcome([{"rate": s.rate, "passed": s.passed} for s in steps])
+    rate (a rate tried twice counts by its tries pooled), the lowest failing rate above it, and found / censored /
+    none."""
+    doc = driver.outcome([{"rate": s.rate, "passed": s.passed, "pooled": s.pooled} for s in steps])
     return {k: doc[k] for k in ("capacity", "lower", "upper", "status", "inconsistent_failures")}
 
 
@@ -257,11 +305,21 @@ class Capacity:
 
     @property
     def capacity_step(self) -> Step | None:
-        """The (last) passing step at the capacity's rate."""
+        """The last step at the capacity's rate that passed, alone or with its earlier tries pooled."""
         if self.capacity is None:
             return None
-        at = [s for s in self.steps if s.passed and s.rate == self.capacity]
+        at = [
+            s for s in self.steps if s.rate == self.capacity and (s.pooled or {"passed": s.passed})["passed"]
+        ]
         return at[-1] if at else None
+
+    @property
+    def capacity_latency_ms(self) -> dict | None:
+        """The latency at the capacity: of its step, or of all its tries pooled when it was tried again."""
+        step = self.capacity_step
+        if step is None:
+            return None
+        return step.pooled["latency_ms"] if step.pooled else step.latency_ms
 
     def curve(self) -> list[dict]:
         """rate -> p50 / p99 / passed / stopped_early, by rate (the search's order is not kept)."""
@@ -289,7 +347,8 @@ class Capacity:
             "slo_error_pct": self.slo_error_pct,
             "max_rate": self.max_rate,
             "clients": len(self.clients) or 1,
-            "latency_ms": step.latency_ms if step else None,
+            "latency_ms": self.capacity_latency_ms,
+            "pooled": step.pooled["tries"] if step and step.pooled else None,
             "window": {"start_epoch": step.start_epoch, "end_epoch": step.end_epoch} if step else None,
             "curve": self.curve(),
             "driver_check": None
@@ -342,6 +401,8 @@ def read_capacity(path: Path, who: str = "") -> Capacity:
     labels = [s.label for s in steps]
     if len(set(labels)) != len(labels):
         problems.append(f"{name}: step labels repeat ({', '.join(labels)})")
+    if share_of == 1 and slo is not None and slo_err is not None:
+        pool_tries(steps, slo, slo_err, name, problems)
     mine = outcome(steps)
     result = doc.get("result") if isinstance(doc.get("result"), dict) else None
     if steps and result is None:
@@ -449,7 +510,11 @@ def merge(parts: list[Capacity]) -> Capacity:
                 + ", ".join(f"{n} {r:g}/s" for n, r in rates.items())
                 + "): their sum is no step of one search"
             )
-        steps.append(merge_steps(list(have.values()), slo, slo_err))
+        merged = merge_steps(list(have.values()), slo, slo_err)
+        merged.recorded_pooled = next((s.recorded_pooled for s in have.values() if s.recorded_pooled), None)
+        steps.append(merged)
+    if slo is not None and slo_err is not None:
+        pool_tries(steps, slo, slo_err, "the clients' merged", problems)
     mine = outcome(steps)
     # A search run together (one leader, its followers): what the leader decided must be what the merged steps say.
     for n, c in zip(names, parts, strict=True):

@@ -432,7 +432,9 @@ def build_capacity_rows(rs: RunSet) -> list[CapacityRow]:
             any(r.capacity.status == "censored" for r in runs),
             next((r.capacity.slo_p99_ms for r in runs), None),
             next((r.capacity.slo_error_pct for r in runs), None),
-            mean_ci([s.p99 for s in steps if s is not None]),
+            mean_ci(
+                [p99 for r in runs if (p99 := (r.capacity.capacity_latency_ms or {}).get("p99")) is not None]
+            ),
         )
         cores, per_core, rss = [], [], []
         for run, step in zip(runs, steps, strict=True):

@@ -299,10 +299,58 @@ def merge(shares: list[dict], slo_p99_ms: float, slo_error_pct: float, stopped_e
     return doc
 
 
+def pool(tries: list[dict], slo_p99_ms: float, slo_error_pct: float) -> dict:
+    """One verdict from several tries of one rate, as if they were one step as long as all of them: their
+    histograms and counts summed, the objective judged on every request (a try stopped early fails the pool).
+    Each try is a judge()/merge() document (its "histogram" as JSON) or the report's reading of one (its "hist")."""
+    if not tries:
+        raise ValueError("no try to pool")
+    hist = Histogram()
+    for t in tries:
+        hist = hist.merge(t["hist"] if "hist" in t else Histogram.from_json(t["histogram"]))
+    planned = sum(t["planned"] for t in tries)
+    answered = sum(t["answered"] for t in tries)
+    errors = sum(t["errors"] for t in tries)
+    err = 100.0 * (errors + max(0, planned - answered)) / planned if planned else 0.0
+    stopped = "; ".join(f"{t['label']} stopped early" for t in tries if t["stopped_early"])
+    passed, why = _verdict(hist, err, answered, slo_p99_ms, slo_error_pct, stopped)
+    return {
+        "tries": [t["label"] for t in tries],
+        "passed": passed,
+        "why": why,
+        "planned": planned,
+        "answered": answered,
+        "errors": errors,
+        "error_pct": round(err, 4),
+        "latency_ms": hist.summary_ms(),
+    }
+
+
+def verdicts(steps: list[dict]) -> dict[float, bool]:
+    """Whether each rate tried met the objective: a rate tried again (the search's confirmation) counts by its
+    tries pooled (the later try's "pooled"), any other by its one step."""
+    out: dict[float, bool] = {}
+    for s in steps:
+        pooled = s.get("pooled")
+        out[s["rate"]] = pooled["passed"] if isinstance(pooled, dict) else s["passed"]
+    return out
+
+
+def confirms(plan: SearchPlan, steps: list[dict], rate: float) -> bool:
+    """Whether `rate`, the failing top of a resolved bracket, is measured once more: it was tried once, and it
+    failed without being stopped early (a marginal miss, which one hiccup of a shared host can cause; a step
+    stopped early has certainly missed)."""
+    tries = [s for s in steps if s["rate"] == rate]
+    return plan.confirm and len(tries) == 1 and not tries[0]["passed"] and not tries[0].get("stopped_early")
+
+
 @dataclass
 class SearchPlan:
     """Step the rate up geometrically from start_rate until a step misses the objective, then bisect (geometric
-    midpoints) until the highest passing and lowest failing rates are within resolution_pct of each other."""
+    midpoints) until the highest passing and lowest failing rates are within resolution_pct of each other. With
+    confirm, the failing rate of that bracket is tried once more when it missed only marginally (not stopped
+    early), and counts by both tries pooled: a step twice as long where the answer is decided (its p99 rests on
+    twice the requests), so one hiccup does not move the capacity a grid step down."""
 
     start_rate: float
     max_rate: float
@@ -310,6 +358,7 @@ class SearchPlan:
     resolution_pct: float = 5.0
     min_rate: float = 1.0
     max_steps: int = 20
+    confirm: bool = True
 
 
 def next_rate(plan: SearchPlan, steps: list[dict]) -> float | None:
@@ -327,22 +376,23 @@ def next_rate(plan: SearchPlan, steps: list[dict]) -> float | None:
         down = float(round(hi / plan.factor))
         return down if down >= plan.min_rate and down < hi else None
     if hi <= lo * (1 + plan.resolution_pct / 100.0):
-        return None
+        return float(hi) if confirms(plan, steps, hi) else None
     mid = float(round(math.sqrt(lo * hi)))
     return mid if lo < mid < hi else None
 
 
 def bounds(steps: list[dict]) -> tuple[float, float | None]:
-    """(highest passing rate or 0, lowest failing rate above it or None)."""
-    lo = max((s["rate"] for s in steps if s["passed"]), default=0.0)
-    hi = min((s["rate"] for s in steps if not s["passed"] and s["rate"] > lo), default=None)
+    """(highest passing rate or 0, lowest failing rate above it or None), each rate by verdicts()."""
+    v = verdicts(steps)
+    lo = max((r for r, ok in v.items() if ok), default=0.0)
+    hi = min((r for r, ok in v.items() if not ok and r > lo), default=None)
     return lo, hi
 
 
 def outcome(steps: list[dict]) -> dict:
     """The search's answer: the highest rate that met the objective, the rate that did not, and what to say."""
     lo, hi = bounds(steps)
-    inconsistent = sorted(s["rate"] for s in steps if not s["passed"] and s["rate"] < lo)
+    inconsistent = sorted(r for r, ok in verdicts(steps).items() if not ok and r < lo)
     if not steps:
         status, text = "none", "no step was run"
     elif lo == 0:

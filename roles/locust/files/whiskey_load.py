@@ -957,6 +957,7 @@ def cmd_capacity(args) -> int:
         "max_rate": args.max_rate,
         "resolution_pct": args.resolution_pct,
         "factor": plan.factor,
+        "confirm": plan.confirm,
     }
     steps: list[dict] = []  # this client's steps (its shares, with several clients)
     check = None
@@ -995,8 +996,15 @@ def cmd_capacity(args) -> int:
                 while (rate := wcap.next_rate(plan, searched)) is not None:
                     label = f"step-{len(searched) + 1}"
                     whole = capacity_step(args, rec, leader, targets, rate, clients, label, steps)
+                    why = whole["why"]
+                    earlier = [w for w in searched if w["rate"] == rate]
+                    if earlier:  # the search's confirmation of a marginal miss: the tries count pooled
+                        pooled = wcap.pool([*earlier, whole], args.slo_p99_ms, args.slo_error_pct)
+                        whole["pooled"] = pooled
+                        steps[-1]["pooled"] = pooled  # this client's share carries the whole's pooled verdict
+                        why += f"; with {', '.join(pooled['tries'][:-1])} pooled: {pooled['why']}"
                     searched.append(whole)
-                    print(f"[whiskey-load] {label} {rate:g}/s: {whole['why']}", file=sys.stderr, flush=True)
+                    print(f"[whiskey-load] {label} {rate:g}/s: {why}", file=sys.stderr, flush=True)
                 result = wcap.outcome(searched)
                 if args.check_url and result["capacity"]:
                     checks: list[dict] = []
@@ -1008,7 +1016,11 @@ def cmd_capacity(args) -> int:
                 if point is not None:
                     cross = wrk_cross_check(args, rec, searched, point, Path(tmp))
                 if leader:
-                    verdicts = {w["label"]: {"passed": w["passed"], "why": w["why"]} for w in searched}
+                    verdicts = {
+                        w["label"]: {"passed": w["passed"], "why": w["why"]}
+                        | ({"pooled": w["pooled"]} if "pooled" in w else {})
+                        for w in searched
+                    }
                     leader.send({"cmd": "bye", "result": result, "verdicts": verdicts})
         except DriverError as exc:
             error = str(exc)
