@@ -305,12 +305,11 @@ class Capacity:
 
     @property
     def capacity_step(self) -> Step | None:
-        """The last step at the capacity's rate that passed, alone or with its earlier tries pooled."""
+        """The last step at the capacity's rate: the one whose verdict (alone, or with its earlier tries pooled) made
+        that rate the capacity (driver.verdicts: a rate counts by its last try)."""
         if self.capacity is None:
             return None
-        at = [
-            s for s in self.steps if s.rate == self.capacity and (s.pooled or {"passed": s.passed})["passed"]
-        ]
+        at = [s for s in self.steps if s.rate == self.capacity]
         return at[-1] if at else None
 
     @property
