@@ -70,8 +70,10 @@ def test_the_search_brackets_a_known_capacity_and_checks_its_driver(tmp_path):
     assert [s["rate"] for s in steps[:2]] == [40.0, 80.0]
     failing = [s for s in steps if not s["passed"]]
     assert failing and all(s["rate"] > result["lower"] for s in failing)
+    # a step far over the capacity stops early (the search may not reach one when the busy machine fails 160/s
+    # first: test_a_step_far_over_the_capacity_stops_early starts there)
     far_over = [s for s in steps if s["rate"] >= 1.5 * capacity]
-    assert far_over and all(s["stopped_early"] and s["seconds"] < 4.0 for s in far_over), far_over
+    assert all(s["stopped_early"] and s["seconds"] < 4.0 for s in far_over), far_over
     for s in steps:
         if s["passed"]:
             assert s["latency_ms"]["p99"] <= 50 and s["error_pct"] <= 1
@@ -96,6 +98,22 @@ def test_the_search_brackets_a_known_capacity_and_checks_its_driver(tmp_path):
     # paced to about the point's rate, not back to back (which would be the server's 200/s)
     assert 0.5 * cross["point_rate"] <= cross["closed_rps"] <= 1.3 * cross["point_rate"], cross
     assert cross["agree"] is not None and ("agree" in cross["why"] or "differ" in cross["why"])
+
+
+def test_a_step_far_over_the_capacity_stops_early(tmp_path):
+    """Started at three times the capacity, the search steps down: 600/s and 300/s are far over the 200/s the
+    server can do, their queues grow without bound, and each is stopped within its first seconds for latency
+    (no request failed); below them a rate passes and the capacity is bracketed."""
+    proc, doc = search(tmp_path, False, "--start-rate", "600", "--max-rate", "600", "--resolution-pct", "100")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    steps = doc["steps"]
+    assert [s["rate"] for s in steps[:2]] == [600.0, 300.0], [s["rate"] for s in steps]
+    for s in steps[:2]:
+        assert not s["passed"] and s["stopped_early"] and s["seconds"] < 4.0, s
+        # stopped for latency: no request failed, but too many of the planned ones took longer than the objective
+        assert s["errors"] == 0 and "took longer than 50 ms" in s["why"], s["why"]
+    result = doc["result"]
+    assert result["status"] == "found" and result["capacity"] <= 1000 / SERVICE_MS, result
 
 
 def test_a_server_that_only_fails_has_no_capacity(tmp_path):
