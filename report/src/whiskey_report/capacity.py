@@ -203,17 +203,15 @@ def read_step(doc, where: str, problems: list[str]) -> Step | None:
 
 
 def meets(step: Step, slo_p99_ms: float, slo_error_pct: float) -> tuple[bool, str]:
-    """Whether a step met the objective, as the driver's judge decides it."""
-    p99 = step.p99
-    if step.stopped_early:
-        return False, "stopped early"
-    if step.answered == 0:
-        return False, "no request was answered"
-    if step.error_pct > slo_error_pct:
-        return False, f"errors {step.error_pct:.3g} % > {slo_error_pct:g} %"
-    if p99 is None or p99 > slo_p99_ms:
-        return False, f"p99 {p99} ms > {slo_p99_ms:g} ms"
-    return True, f"p99 {p99} ms <= {slo_p99_ms:g} ms, errors {step.error_pct:.3g} %"
+    """Whether a step met the objective: the driver's own rule (driver.verdict), on the step's histogram (its
+    recorded p99 when it has none)."""
+    if step.hist is not None:
+        p99_us = step.hist.quantile_us(99.0)
+    else:
+        p99_us = None if step.p99 is None else step.p99 * 1000.0
+    return driver.verdict(
+        p99_us, step.error_pct, step.answered, slo_p99_ms, slo_error_pct, step.stopped_early
+    )
 
 
 def pool_tries(

@@ -225,12 +225,14 @@ def certainly_over(step: Step, now_ns: int, slo_p99_ms: float, slo_error_pct: fl
     return over([progress(step, now_ns, slo_p99_ms)], slo_p99_ms, slo_error_pct)
 
 
-def _verdict(
-    latency: Histogram, err: float, answered: int, slo_p99_ms, slo_error_pct, stopped_early
-) -> tuple:
-    p99 = latency.quantile_us(99.0)
+def verdict(
+    p99_us: float | None, err: float, answered: int, slo_p99_ms, slo_error_pct, stopped_early: str | bool = ""
+) -> tuple[bool, str]:
+    """The step rule, the one both the driver and the report apply: not stopped early, something answered,
+    errors (failed + unanswered, % of planned) within slo_error_pct, p99 within slo_p99_ms."""
+    p99 = p99_us
     if stopped_early:
-        return False, f"stopped early: {stopped_early}"
+        return False, "stopped early" if stopped_early is True else f"stopped early: {stopped_early}"
     if answered == 0:
         return False, "no request was answered"
     if err > slo_error_pct:
@@ -266,8 +268,13 @@ def _doc(
 
 def judge(step: Step, slo_p99_ms: float, slo_error_pct: float, stopped_early: str = "") -> dict:
     """The step's numbers and whether it met the objective."""
-    passed, why = _verdict(
-        step.latency, step.error_pct(), step.answered, slo_p99_ms, slo_error_pct, stopped_early
+    passed, why = verdict(
+        step.latency.quantile_us(99.0),
+        step.error_pct(),
+        step.answered,
+        slo_p99_ms,
+        slo_error_pct,
+        stopped_early,
     )
     return _doc(step.rate, step.achieved_rate(), step.planned, step.answered, step.errors, step.latency,
                 step.service, step.lag, passed, why, stopped_early)  # fmt: skip
@@ -292,7 +299,9 @@ def merge(shares: list[dict], slo_p99_ms: float, slo_error_pct: float, stopped_e
     stopped = stopped_early or "; ".join(
         s["why"][len("stopped early: ") :] for s in shares if s["stopped_early"]
     )
-    passed, why = _verdict(hist["histogram"], err, answered, slo_p99_ms, slo_error_pct, stopped)
+    passed, why = verdict(
+        hist["histogram"].quantile_us(99.0), err, answered, slo_p99_ms, slo_error_pct, stopped
+    )
     doc = _doc(sum(s["rate"] for s in shares), achieved, planned, answered, errors, hist["histogram"],
                hist["service_histogram"], hist["send_lag_histogram"], passed, why, stopped)  # fmt: skip
     doc["clients"] = len(shares)
@@ -313,7 +322,7 @@ def pool(tries: list[dict], slo_p99_ms: float, slo_error_pct: float) -> dict:
     errors = sum(t["errors"] for t in tries)
     err = 100.0 * (errors + max(0, planned - answered)) / planned if planned else 0.0
     stopped = "; ".join(f"{t['label']} stopped early" for t in tries if t["stopped_early"])
-    passed, why = _verdict(hist, err, answered, slo_p99_ms, slo_error_pct, stopped)
+    passed, why = verdict(hist.quantile_us(99.0), err, answered, slo_p99_ms, slo_error_pct, stopped)
     return {
         "tries": [t["label"] for t in tries],
         "passed": passed,
