@@ -251,7 +251,7 @@ def test_one_invalid_repeat_is_left_out_of_its_row(tmp_path):
     )
     (head,) = [f.text for f in rep.findings if f.kind == "headline"]
     gunicorn = next(r for r in rep.rows if r.scenario == "gunicorn")
-    assert head == (
+    assert head.startswith(  # (then: this small fixture's loop is throttled, test_saturation.py)
         f"workers=2: fastest by average latency is waitress ({row.value('avg'):.1f} ms). "
         f"Ranking: waitress {row.value('avg'):.1f}, gunicorn {gunicorn.value('avg'):.1f} ms."
     )

@@ -14,6 +14,10 @@ from whiskey_report.summary import ORIGINAL_SEVEN, Row
 # "Fine" for the original's second conclusion: within this fraction of the best scenario, and few failures.
 FINE_WITHIN = 0.10
 FINE_MAX_FAILURE_PCT = 1.0
+# A closed loop (users with think time) is throttled by the server when more than this share of the users are
+# waiting for an answer at any moment (Little's law: requests/s x average latency / users): the load each setup
+# faced then depended on the setup itself, and the average latency is mostly queueing.
+SATURATED_WAITING = 0.10
 
 
 @dataclass
@@ -69,12 +73,57 @@ def _best_first(group: list[Row], key: str, lower: bool) -> list[Row]:
     return sorted(group, key=lambda r: r.value(key), reverse=not lower)
 
 
-def findings(rows: list[Row], unranked: dict[int, set[str]] | None = None) -> list[Finding]:
+def waiting_share(row: Row, users: float | None) -> float | None:
+    """The share of a closed loop's users waiting for an answer at any moment (Little's law: requests/s x
+    average latency = requests in the system, over the users); None for the throughput profile (no think time:
+    every connection always waits, by design) or when a number is missing."""
+    rps, avg = row.value("rps"), row.value("avg")
+    if row.concurrency is not None or not users or rps is None or avg is None:
+        return None
+    return rps * avg / 1000.0 / users
+
+
+def saturated(rows: list[Row], users: float | None) -> list[tuple[Row, float]]:
+    """The seed-profile rows whose closed loop the server throttled (waiting_share > SATURATED_WAITING)."""
+    out = []
+    for row in rows:
+        share = waiting_share(row, users)
+        if share is not None and share > SATURATED_WAITING:
+            out.append((row, share))
+    return out
+
+
+def _saturation_warning(rows: list[Row], users: float | None) -> str | None:
+    hit = saturated(rows, users)
+    if not hit:
+        return None
+    seed_rows = [r for r in rows if waiting_share(r, users) is not None]
+    who = "every setup" if len(hit) == len(seed_rows) else f"{len(hit)} of {len(seed_rows)} setups"
+    detail = ", ".join(
+        f"{r.label} {100 * share:.0f} % waiting, {r.value('rps'):.0f} req/s, app cores "
+        + ("?" if r.server_app_cores is None else f"{r.server_app_cores:.2f}")
+        for r, share in hit
+    )
+    return (
+        f"saturated closed loop ({who}: {detail}): more than {100 * SATURATED_WAITING:.0f} % of the {users:g} "
+        "users were waiting for an answer at any moment (requests/s x average latency / users), so the server, "
+        "not the users' think time, set the load: each setup faced a different load and its average latency is "
+        "mostly queueing — a server that answers some requests fast and makes others wait can lead by average "
+        "with the worst tail. Compare p99 and max, or ask for the rate each sustains within an objective: "
+        "load_profile=capacity"
+    )
+
+
+def findings(
+    rows: list[Row], unranked: dict[int, set[str]] | None = None, users: float | None = None
+) -> list[Finding]:
     """Headlines, significance and the original's conclusions, from valid rows only. `unranked`: per workers
-    value, the scenarios that were run but have no valid run (named where a conclusion needs them)."""
+    value, the scenarios that were run but have no valid run (named where a conclusion needs them). `users`:
+    the seed profile's users, to tell a closed loop the server throttled (the headline says so)."""
     if not rows:
         return []
     unranked = unranked or {}
+    throttled = {id(r) for r, _ in saturated(rows, users)}
     key, desc, lower = primary_metric(rows)
     out: list[Finding] = []
     for (workers, conc), group in _groups(rows).items():
@@ -82,13 +131,16 @@ def findings(rows: list[Row], unranked: dict[int, set[str]] | None = None) -> li
         ranked = _best_first(group, key, lower)
         best = ranked[0]
         ranking = ", ".join(f"{r.scenario} {r.value(key):.1f}" for r in ranked)
-        out.append(
-            Finding(
-                "headline",
-                f"{where}: fastest by {desc} is {best.scenario} ({best.value(key):.1f} {_unit(key)}). "
-                f"Ranking: {ranking} {_unit(key)}.",
-            )
+        text = (
+            f"{where}: fastest by {desc} is {best.scenario} ({best.value(key):.1f} {_unit(key)}). "
+            f"Ranking: {ranking} {_unit(key)}."
         )
+        if key == "avg" and all(id(r) in throttled for r in group):
+            text += (
+                " Every setup saturated the server (a closed loop it throttled, see the warnings): this "
+                "average is queueing, rank by p99 or with load_profile=capacity."
+            )
+        out.append(Finding("headline", text))
         for other in ranked[1:]:
             sig, why = significance(best, other, key)
             diff = other.value(key) - best.value(key)
@@ -221,6 +273,14 @@ def _original_conclusions(
     return out
 
 
+def seed_users(rs: RunSet) -> float | None:
+    """The closed loop's users, from run.json's variables (None when absent or not a number)."""
+    users = (rs.meta.get("variables") or {}).get("users")
+    return (
+        float(users) if isinstance(users, int | float) and not isinstance(users, bool) and users > 0 else None
+    )
+
+
 CONTAINER_KINDS = {"docker", "podman", "container", "lxc", "containerd", "systemd-nspawn"}
 
 
@@ -318,6 +378,9 @@ def warnings(rs: RunSet, rows: list[Row]) -> list[str]:
     boxed = _container_warning(rs)
     if boxed:
         out.append(boxed)
+    throttled = _saturation_warning(rows, seed_users(rs))
+    if throttled:
+        out.append(throttled)
     entries: list[tuple[str, str, str]] = []
     for run in rs.runs:
         who = run.label
