@@ -260,8 +260,9 @@ def whiskey_run_budget_s(bench: dict[str, Any]) -> int:
     if profile == "seed":
         load = int(bench["run_time_s"])
     elif profile == "capacity":
-        # at most: every step of the search the whole step long, and the driver's check
-        load = (CAPACITY_MAX_STEPS + 1) * (int(bench["step_warmup_s"]) + int(bench["step_time_s"]))
+        # at most: every step of the search the whole step long, the driver's check (two steps long: its
+        # DRIVER_CHECK_STEPS) and the wrk cross-check (one)
+        load = (CAPACITY_MAX_STEPS + 3) * (int(bench["step_warmup_s"]) + int(bench["step_time_s"]))
     else:
         load = len(bench["concurrency"]) * int(bench["level_time_s"])
     return int(bench["warmup_s"]) + load

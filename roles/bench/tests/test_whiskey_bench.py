@@ -86,8 +86,8 @@ def test_plan_repeats_outermost_and_dirs():
 def test_budget_is_one_formula_for_both_profiles():
     assert wb.whiskey_run_budget_s(BENCH) == 100
     assert wb.whiskey_run_budget_s({**BENCH, "load_profile": "throughput"}) == 10 + 2 * 15
-    # capacity: the most a search can take (every step whole, and the driver's check)
-    assert wb.whiskey_run_budget_s({**BENCH, "load_profile": "capacity"}) == 10 + 21 * (2 + 10)
+    # capacity: the most a search can take (every step whole, the driver's check two steps, the cross-check one)
+    assert wb.whiskey_run_budget_s({**BENCH, "load_profile": "capacity"}) == 10 + 23 * (2 + 10)
 
 
 def test_each_profile_fingerprints_only_the_variables_it_uses():

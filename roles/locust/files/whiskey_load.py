@@ -648,6 +648,7 @@ class StepRun:
         judged: bool = True,
         decide=None,
         start_ns: int | None = None,
+        measure_s: float | None = None,
     ):
         # decide(live_step) -> why to stop ('' to go on): by default this client's own step decides; with several
         # clients the leader decides on every client's counts (Leader.decide) and followers obey (Follower).
@@ -659,6 +660,8 @@ class StepRun:
             )
         )
         self.start_ns = start_ns
+        # measured seconds after the warm-up: the step's (step_time), or the driver check's (longer)
+        self.measure_s = args.step_time if measure_s is None else measure_s
         self.args, self.rec, self.targets, self.rate, self.label, self.judged = (
             args,
             rec,
@@ -672,7 +675,7 @@ class StepRun:
         import queue
 
         args = self.args
-        seconds = args.step_warmup + args.step_time
+        seconds = args.step_warmup + self.measure_s
         attack = vegeta_attack(args, self.targets, self.rate, seconds, self.label)
         print(f"[whiskey-load] {self.label}: {shlex.join(attack)}", file=sys.stderr, flush=True)
         if self.start_ns is not None:  # several clients start a step together (their clocks agree: NTP)
@@ -695,7 +698,7 @@ class StepRun:
 
         threading.Thread(target=reader, daemon=True).start()
         records: list[wcap.Record] = []
-        live = wcap.Step(rate=self.rate, warmup_s=args.step_warmup, step_time_s=args.step_time)
+        live = wcap.Step(rate=self.rate, warmup_s=args.step_warmup, step_time_s=self.measure_s)
         stopped, done = "", False
         deadline = t0m + seconds + args.request_timeout + 30
         while not done:
@@ -745,7 +748,7 @@ class StepRun:
             raise DriverError(f"{self.label}: vegeta exited {a.returncode} (encode {e.returncode})")
         if not records:
             raise DriverError(f"{self.label}: vegeta recorded no request")
-        step = wcap.Step(rate=self.rate, warmup_s=args.step_warmup, step_time_s=args.step_time)
+        step = wcap.Step(rate=self.rate, warmup_s=args.step_warmup, step_time_s=self.measure_s)
         step.t0_ns = wcap.schedule_start(records, self.rate)
         for r in records:
             step.add(r)
@@ -755,6 +758,7 @@ class StepRun:
             start_epoch=round(step.t0_ns / 1e9 + args.step_warmup, 3),
             end_epoch=round(started + wall, 3),
             seconds=round(wall, 3),
+            measure_s=self.measure_s,
         )
         return doc
 
@@ -929,6 +933,7 @@ def capacity_follow(args, rec: Recorder, targets: Path, ping: Path) -> tuple[lis
         doc = StepRun(
             args, rec, ping if msg.get("check") else targets, msg["rate"], msg["label"],
             decide=_follower_decider(channel, args, msg["label"]), start_ns=msg["start_ns"],
+            measure_s=check_seconds(args) if msg.get("check") else None,
         ).run()  # fmt: skip
         channel.send({"label": msg["label"], "done": doc})
         if msg.get("check"):
@@ -1070,20 +1075,29 @@ def wrk_cross_check(args, rec: Recorder, steps: list[dict], point: dict, tmp: Pa
     return doc
 
 
+def check_seconds(args) -> float:
+    """The driver check's measured seconds: wcap.DRIVER_CHECK_STEPS steps long, so that its p99 rests on as many
+    requests as a confirmed step's and one stall of the shared host does not decide it alone."""
+    return wcap.DRIVER_CHECK_STEPS * args.step_time
+
+
 def capacity_step(args, rec, leader, targets, rate, clients, label, shares) -> dict:
     """One step of the search at `rate` over every client: this client's share is appended to `shares`; returns
     the whole step (the shares merged, judged on every request)."""
     judged = label != "driver-check"
+    measure_s = None if judged else check_seconds(args)
     if leader is None:
-        own = StepRun(args, rec, targets, rate, label, judged=judged).run()
+        own = StepRun(args, rec, targets, rate, label, judged=judged, measure_s=measure_s).run()
         shares.append(own)
         return own
     start_ns = time.time_ns() + int(0.5e9)
     share = rate / clients
     leader.send({"cmd": "step", "label": label, "rate": share, "start_ns": start_ns, "check": not judged})
     decide = leader.decider(args, label) if judged else (lambda live: "")
-    own = StepRun(args, rec, targets, share, label, decide=decide, start_ns=start_ns).run()
-    others = leader.collect(label, args.step_warmup + args.step_time + args.request_timeout + 60)
+    own = StepRun(
+        args, rec, targets, share, label, decide=decide, start_ns=start_ns, measure_s=measure_s
+    ).run()
+    others = leader.collect(label, args.step_warmup + own["measure_s"] + args.request_timeout + 60)
     whole = wcap.merge([own, *others], args.slo_p99_ms, args.slo_error_pct)
     own.update(passed=whole["passed"], why=whole["why"])
     shares.append(own)

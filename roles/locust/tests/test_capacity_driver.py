@@ -83,6 +83,8 @@ def test_the_search_brackets_a_known_capacity_and_checks_its_driver(tmp_path):
     # the driver alone, against ping, at the rate found
     check = doc["driver_check"]
     assert check["rate"] == result["capacity"] and check["answered"] > 0
+    # measured two steps long (DRIVER_CHECK_STEPS): its p99 rests on twice a step's requests
+    assert check["planned"] == round(check["rate"] * 3 * 2) and check["measure_s"] == 6
     assert check["latency_ms"]["p99"] < 50
     driver = json.loads((tmp_path / "out/driver.json").read_text())
     labels = [r["label"] for r in driver["runs"]]
