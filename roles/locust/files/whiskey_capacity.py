@@ -501,6 +501,6 @@ def cross_check(steps: list[dict], point: dict, connections: int, wrk: dict, del
             if agree is None
             else f"medians {closed_p50:g} ms (wrk, {connections} connections, {delay_ms} ms apart, "
             f"{closed_rps:.0f}/s) and "
-            f"{open_text} {'agree' if agree else 'differ'} within max({floor:g} ms, {rel:.0%})"
+            f"{open_text} {'agree within' if agree else 'differ by more than'} max({floor:g} ms, {rel:.0%})"
         ),
     }

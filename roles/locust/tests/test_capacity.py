@@ -248,7 +248,8 @@ def test_the_cross_check_compares_medians_at_the_throughput_wrk_reached():
     assert doc["open_rates"] == [100.0, 200.0] and doc["open_p50_ms"] == pytest.approx(7.0)
     assert doc["agree"] is True and doc["rate"] == 150.0
     far = cap.cross_check(steps, steps[1], 1, {**wrk, "latency_ms": {"p50": 12.0}})
-    assert far["agree"] is False and "differ" in far["why"]
+    assert far["agree"] is False and "differ by more than max(1 ms, 25%)" in far["why"]
+    assert "agree within max(1 ms, 25%)" in doc["why"]
     beyond = cap.cross_check(steps, steps[1], 4, {**wrk, "rps": 600.0})  # past the failing step: nearest pass
     assert beyond["open_rates"] == [200.0] and beyond["open_p50_ms"] == 9.0
     assert cap.cross_check(steps, steps[1], 1, {"rps": 0})["agree"] is None
