@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from whiskey_report.loader import RunSet
 from whiskey_report.stats import cis_overlap, welch
-from whiskey_report.summary import ORIGINAL_SEVEN, Row
+from whiskey_report.summary import ORIGINAL_SEVEN, Row, repeat_levels
 
 # "Fine" for the original's second conclusion: within this fraction of the best scenario, and few failures.
 FINE_WITHIN = 0.10
@@ -18,6 +18,9 @@ FINE_MAX_FAILURE_PCT = 1.0
 # waiting for an answer at any moment (Little's law: requests/s x average latency / users): the load each setup
 # faced then depended on the setup itself, and the average latency is mostly queueing.
 SATURATED_WAITING = 0.10
+# capacity: the levels of two complete repeats (geometric means of every scenario's capacity) further apart than
+# this (max / min - 1) say the machine drifted; setups 10 % apart are what a bench must tell apart
+DRIFT_WARN = 0.10
 
 
 @dataclass
@@ -419,6 +422,28 @@ def warnings(rs: RunSet, rows: list[Row]) -> list[str]:
         if row.repeats < 2:
             row_entries.append(("single repeat", row.label, ""))
     out += group_lines(row_entries, unit="row")
+    return out
+
+
+def capacity_drift(rows: list) -> list[str]:
+    """A warning per workers value whose complete repeats' levels (summary.repeat_levels) differ by more than
+    DRIFT_WARN: the machine itself got faster or slower between repeats, so a scenario's CV measures the machine
+    as much as the setup."""
+    out = []
+    for workers, level in repeat_levels(rows).items():
+        lo, hi = min(level.values()), max(level.values())
+        if hi / lo - 1 <= DRIFT_WARN:
+            continue
+        n = len([r for r in rows if r.workers == workers])
+        first, last = level[min(level)], level[max(level)]
+        out.append(
+            f"the machine drifted between repeats (workers={workers}): the geometric mean of the {n} scenarios' "
+            f"capacities was {', '.join(f'{v:.0f}' for _, v in sorted(level.items()))} req/s in repeats "
+            f"{', '.join(str(r) for r in sorted(level))} ({100.0 * (last / first - 1):+.0f} % from the first to "
+            f"the last). Every scenario runs once before any runs again, so the drift moved all of them: their CVs "
+            "and confidence intervals measure the machine as much as the setups; compare the 'relative' column "
+            "(each capacity / its repeat's geometric mean) and repeat on quieter hardware before ranking"
+        )
     return out
 
 

@@ -14,7 +14,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from whiskey_report import __version__
 from whiskey_report.figures import all_figures
-from whiskey_report.findings import Finding, capacity_findings, findings, primary_metric, seed_users, warnings
+from whiskey_report.findings import (
+    Finding,
+    capacity_drift,
+    capacity_findings,
+    findings,
+    primary_metric,
+    seed_users,
+    warnings,
+)
 from whiskey_report.loader import RunSet, load_runset
 from whiskey_report.summary import (
     CAPACITY_HEAD,
@@ -122,7 +130,7 @@ def analyse(run_dir: Path) -> RunReport:
         rs,
         rows,
         capacity_findings(crows) + findings(rows, unranked_scenarios(rs), seed_users(rs)),
-        warnings(rs, rows),
+        warnings(rs, rows) + capacity_drift(crows),
         Path(run_dir) / "report",
         not_ranked=not_ranked(rs),
         capacity_rows=crows,

@@ -353,6 +353,9 @@ class CapacityRow:
     app_cores: float | None = None  # mean cores of the processes under test in the capacity steps' windows
     per_core: MeanCI | None = None  # capacity / app cores, per repeat
     rss_per_worker_mb: float | None = None
+    # each repeat's capacity / the geometric mean of every scenario's capacity in that repeat (repeat_levels):
+    # the comparison a drift of the machine between repeats does not move
+    relative: MeanCI | None = None
 
     @property
     def repeats(self) -> int:
@@ -390,7 +393,17 @@ class CapacityRow:
             "app_cores": _round(self.app_cores, 3),
             "capacity_per_core": _round(self.per_core.mean if self.per_core else None, 2),
             "rss_per_worker_mb": _round(self.rss_per_worker_mb, 1),
+            "capacity_relative": _round(self.relative.mean if self.relative else None, 4),
+            "capacity_relative_cv": _round(self.relative_cv, 4),
         }
+
+    @property
+    def relative_cv(self) -> float | None:
+        """CV of the relative capacities (n >= 2)."""
+        r = self.relative
+        if r is None or r.sd is None or not r.mean:
+            return None
+        return r.sd / r.mean
 
 
 def _in_window(tel, start, end):
@@ -452,7 +465,43 @@ def build_capacity_rows(rs: RunSet) -> list[CapacityRow]:
         row.per_core = mean_ci(per_core) if per_core else None
         row.rss_per_worker_mb = _mean(rss)
         rows.append(row)
+    return attach_relative(rows)
+
+
+def attach_relative(rows: list[CapacityRow]) -> list[CapacityRow]:
+    """Each row's relative capacity: its repeats' capacities / their repeats' levels (repeat_levels), n >= 2."""
+    levels = repeat_levels(rows)
+    for row in rows:
+        level = levels.get(row.workers, {})
+        rel = [
+            c / level[run.repeat]
+            for run, c in zip(row.runs, row.capacities, strict=True)
+            if run.repeat in level
+        ]
+        row.relative = mean_ci(rel) if len(rel) >= 2 else None
     return rows
+
+
+def repeat_levels(rows: list[CapacityRow]) -> dict[int, dict[int, float]]:
+    """workers -> {repeat: geometric mean of that repeat's capacities}, over the complete repeats only (every
+    scenario of that workers value has a valid capacity in it) and only when there are two or more. The loop runs
+    every scenario once before any runs again, so a machine that speeds up or slows down over a bench moves a whole
+    repeat: a capacity divided by its repeat's level compares setups within one pass over them."""
+    out: dict[int, dict[int, float]] = {}
+    for workers in sorted({r.workers for r in rows}):
+        group = [r for r in rows if r.workers == workers]
+        if len(group) < 2:
+            continue
+        by_repeat = [
+            {run.repeat: c for run, c in zip(r.runs, r.capacities, strict=True) if c and c > 0} for r in group
+        ]
+        complete = sorted(set.intersection(*(set(b) for b in by_repeat)))
+        if len(complete) < 2:
+            continue
+        out[workers] = {
+            rep: math.exp(sum(math.log(b[rep]) for b in by_repeat) / len(by_repeat)) for rep in complete
+        }
+    return out
 
 
 CAPACITY_HEAD = [
@@ -462,6 +511,7 @@ CAPACITY_HEAD = [
     "capacity req/s",
     "95% CI",
     "CV",
+    "relative (CV)",
     "p99 ms at capacity",
     "app cores",
     "req/s per core",
@@ -479,6 +529,9 @@ def capacity_cells(row: CapacityRow) -> list[str]:
         f"{ge}{fmt(ci.mean, 1)}" if ci.mean is not None else "-",
         f"{ge}{ci.low:.1f}–{ci.high:.1f}" if ci.low is not None else "-",
         f"{100.0 * row.cv:.1f}%" if row.cv is not None else "-",
+        f"{row.relative.mean:.3f} ({100.0 * row.relative_cv:.1f}%)"
+        if row.relative is not None and row.relative_cv is not None
+        else "-",
         fmt(row.p99_ms.mean, 2),
         fmt(row.app_cores, 2),
         f"{ge}{row.per_core.mean:.1f}" if row.per_core and row.per_core.mean is not None else "-",
