@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from whiskey_report.findings import capacity_drift
-from whiskey_report.stats import mean_ci
+from whiskey_report.findings import capacity_drift, capacity_findings
+from whiskey_report.stats import cis_overlap, mean_ci
 from whiskey_report.summary import CapacityRow, capacity_cells, repeat_levels
 from whiskey_report.summary import attach_relative as attach
 
@@ -63,3 +63,26 @@ def test_one_complete_repeat_gives_no_level_and_no_warning():
     assert a.relative is None and capacity_cells(a)[6] == "-"
     # one scenario alone has no other to be relative to
     assert repeat_levels([row("gunicorn", {1: 400.0, 2: 200.0})]) == {}
+
+
+def test_after_a_drift_the_sentence_compares_within_each_repeat():
+    a = row("gunicorn", {1: 400.0, 2: 300.0, 3: 200.0})
+    b = row("waitress", {1: 200.0, 2: 150.0, 3: 100.0})
+    attach([a, b])
+    assert cis_overlap(a.ci, b.ci)  # by the raw capacities the two are within noise of each other...
+    (headline,) = capacity_findings([a, b])
+    text = headline.text
+    # ...but in every repeat gunicorn served twice what waitress did: by the relative capacities it is not noise
+    assert text.startswith("On this hardware (workers=6), gunicorn sustains the most: 300 req/s"), text
+    assert "within noise of it: none" in text and "below it: waitress 150 req/s (relative 0.707" in text
+    assert "The machine drifted between repeats" in text and "gunicorn 1.414" in text
+
+
+def test_without_a_drift_the_sentence_compares_the_capacities():
+    a = row("gunicorn", {1: 400.0, 2: 410.0, 3: 405.0})
+    b = row("waitress", {1: 380.0, 2: 420.0, 3: 370.0})  # levels 390, 415, 387: within 10 %
+    attach([a, b])
+    assert capacity_drift([a, b]) == []
+    (headline,) = capacity_findings([a, b])
+    assert "relative" not in headline.text and "drifted" not in headline.text
+    assert "within noise of it: waitress 390 req/s (95 % CI" in headline.text

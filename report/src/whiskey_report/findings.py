@@ -425,15 +425,21 @@ def warnings(rs: RunSet, rows: list[Row]) -> list[str]:
     return out
 
 
+def drifted(rows: list) -> dict[int, dict[int, float]]:
+    """The workers values whose complete repeats' levels differ by more than DRIFT_WARN, with those levels."""
+    return {
+        w: level
+        for w, level in repeat_levels(rows).items()
+        if max(level.values()) / min(level.values()) - 1 > DRIFT_WARN
+    }
+
+
 def capacity_drift(rows: list) -> list[str]:
     """A warning per workers value whose complete repeats' levels (summary.repeat_levels) differ by more than
     DRIFT_WARN: the machine itself got faster or slower between repeats, so a scenario's CV measures the machine
     as much as the setup."""
     out = []
-    for workers, level in repeat_levels(rows).items():
-        lo, hi = min(level.values()), max(level.values())
-        if hi / lo - 1 <= DRIFT_WARN:
-            continue
+    for workers, level in drifted(rows).items():
         n = len([r for r in rows if r.workers == workers])
         first, last = level[min(level)], level[max(level)]
         out.append(
@@ -450,11 +456,18 @@ def capacity_drift(rows: list) -> list[str]:
 def capacity_findings(rows: list) -> list[Finding]:
     """The capacity bench in one plain sentence per workers value: who sustains the most within the objective,
     with its 95 % CI, and who is within noise of it (overlapping CIs). Only rows with >= 2 valid repeats are
-    ranked (a CI needs two)."""
+    ranked (a CI needs two). When the machine drifted between repeats (capacity_drift), the order and the noise
+    are those of the relative capacities (each / its repeat's level: a comparison within each pass), said so."""
     out: list[Finding] = []
+    drift = drifted(rows)
     for workers in sorted({r.workers for r in rows}):
         group = [r for r in rows if r.workers == workers]
-        ranked = sorted((r for r in group if r.repeats >= 2), key=lambda r: r.ci.mean, reverse=True)
+        paired = workers in drift and all(r.relative is not None for r in group if r.repeats >= 2)
+
+        def ci(r, paired=paired):
+            return r.relative if paired else r.ci
+
+        ranked = sorted((r for r in group if r.repeats >= 2), key=lambda r: ci(r).mean, reverse=True)
         short = [f"{r.scenario} ({r.repeats})" for r in group if r.repeats < 2]
         if not ranked:
             out.append(
@@ -468,10 +481,13 @@ def capacity_findings(rows: list) -> list[Finding]:
         best = ranked[0]
         ge = "at least " if best.censored else ""
         slo = f"p99 ≤ {best.slo_p99_ms:g} ms" if best.slo_p99_ms is not None else "the objective"
-        noise = [r for r in ranked[1:] if cis_overlap(best.ci, r.ci)]
+        noise = [r for r in ranked[1:] if cis_overlap(ci(best), ci(r))]
         below = [r for r in ranked[1:] if r not in noise]
 
-        def one(r) -> str:
+        def one(r, paired=paired) -> str:
+            if paired:
+                rel = r.relative
+                return f"{r.scenario} {'≥' if r.censored else ''}{r.ci.mean:.0f} req/s (relative {rel.mean:.3f}, 95 % CI {rel.low:.3f}–{rel.high:.3f})"
             return f"{r.scenario} {'≥' if r.censored else ''}{r.ci.mean:.0f} req/s (95 % CI {r.ci.low:.0f}–{r.ci.high:.0f})"
 
         text = (
@@ -483,5 +499,11 @@ def capacity_findings(rows: list) -> list[Finding]:
             text += f"; below it: {', '.join(one(r) for r in below)}"
         if short:
             text += f"; not ranked (fewer than 2 valid repeats): {', '.join(short)}"
+        if paired:
+            text += (
+                ". The machine drifted between repeats (see the warnings): this order and who is within noise are "
+                f"by capacity relative to each repeat's level ({best.scenario} {best.relative.mean:.3f}, 95 % CI "
+                f"{best.relative.low:.3f}–{best.relative.high:.3f})"
+            )
         out.append(Finding("headline", text + "."))
     return out
