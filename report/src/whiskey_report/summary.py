@@ -364,9 +364,7 @@ class CapacityRow:
     @property
     def cv(self) -> float | None:
         """Coefficient of variation of the repeats' capacities: sample SD / mean (n >= 2)."""
-        if self.ci.sd is None or not self.ci.mean:
-            return None
-        return self.ci.sd / self.ci.mean
+        return _cv(self.ci)
 
     @property
     def label(self) -> str:
@@ -400,10 +398,14 @@ class CapacityRow:
     @property
     def relative_cv(self) -> float | None:
         """CV of the relative capacities (n >= 2)."""
-        r = self.relative
-        if r is None or r.sd is None or not r.mean:
-            return None
-        return r.sd / r.mean
+        return _cv(self.relative)
+
+
+def _cv(ci: MeanCI | None) -> float | None:
+    """Sample SD / mean of the values behind a MeanCI (None below 2 values or at mean 0)."""
+    if ci is None or ci.sd is None or not ci.mean:
+        return None
+    return ci.sd / ci.mean
 
 
 def _in_window(tel, start, end):
